@@ -1,0 +1,42 @@
+/* arch: the small per-architecture interface (x86_64 implementation).
+ *
+ * gr_arch_switch saves the callee-saved state of the running context on its
+ * stack, stores the stack pointer in *save_sp, loads *load_sp, sets the FS
+ * base to fsbase (unless 0) and returns into the loaded context.
+ */
+#ifndef GR_ARCH_H
+#define GR_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/throw.h"
+
+GR_HIDDEN void gr_arch_switch(void **save_sp, void *const *load_sp, void *fsbase);
+GR_HIDDEN void gr_arch_gstart(void);
+
+/* Prepare a fresh context on a stack whose highest usable address is top:
+ * the first switch to it calls fn(arg) on that stack. Returns the saved sp. */
+GR_HIDDEN void *gr_arch_ctx_init(void *top, void (*fn)(void *), void *arg);
+
+GR_HIDDEN extern bool gr_arch_have_fsgsbase;
+GR_HIDDEN void gr_arch_init(void);
+GR_HIDDEN void gr_arch_set_fs(void *base);
+static inline void *gr_arch_get_tp(void)
+{
+	void *tp;
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+/* The thread pointer as a pure value (cheap, may be CSE'd within a call). */
+static inline void *gr_arch_tp_inline(void)
+{
+	void *tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+static inline void *gr_arch_get_sp(void)
+{
+	return __builtin_frame_address(0);
+}
+
+#endif

@@ -1,0 +1,192 @@
+/* sema: address-keyed wait queues (see sema.h).
+ *
+ * 251 buckets, each a lock and a FIFO list of waiters (sudogs, on the
+ * waiting G's stack). kwait counts kernel waiters hashed to the bucket;
+ * a wake does the FUTEX_WAKE system call only when it is non-zero.
+ *
+ * Wake vs timeout: a waiter with a deadline arms its G's timer. Whoever
+ * first finds the sudog still queued under the bucket lock (the waker or
+ * the timer) dequeues it, sets its state and readies the G; the other does
+ * nothing. The G stops its timer synchronously before its sudog (on its
+ * stack) goes away.
+ *
+ * Lock order: bucket lock before timer heap lock and sched.lock.
+ */
+#include "core/sema.h"
+#include "core/proc.h"
+#include "core/sys.h"
+
+#include <errno.h>
+#include <time.h>
+
+GR_HIDDEN void gr_timer_armed(int64_t when);
+
+#define NBUCKETS 251
+
+struct sudog {
+	struct gr_g *g;
+	_Atomic uint32_t *addr;
+	struct sudog *next, **pprev;	/* bucket list; bucket lock */
+	int state;			/* 0 queued, 1 woken, 2 timed out; bucket lock */
+	struct bucket *b;
+};
+
+struct bucket {
+	struct gr_lock lock;
+	struct sudog *head, **tail;	/* lock */
+	_Atomic int kwait;		/* kernel waiters on words hashed here */
+} __attribute__((aligned(64)));
+
+static struct bucket buckets[NBUCKETS];
+
+static struct bucket *bucket_of(void *addr)
+{
+	struct bucket *b = &buckets[((uintptr_t)addr >> 3) % NBUCKETS];
+	if (unlikely(!b->tail))
+		__atomic_compare_exchange_n(&b->tail, &(struct sudog **){ NULL }, &b->head, 0,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	return b;
+}
+
+static void dequeue_locked(struct bucket *b, struct sudog *s)
+{
+	*s->pprev = s->next;
+	if (s->next)
+		s->next->pprev = s->pprev;
+	else
+		b->tail = s->pprev;
+}
+
+int64_t gr_deadline_from_abs(int clock, const struct timespec *abs)
+{
+	struct timespec now;
+	clock_gettime(clock, &now);
+	int64_t rel = (int64_t)(abs->tv_sec - now.tv_sec) * 1000000000 + (abs->tv_nsec - now.tv_nsec);
+	if (rel < 0)
+		rel = 0;
+	return gr_nanotime() + rel;
+}
+
+static int kernel_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, bool shared)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline >= 0) {
+		int64_t rel = deadline - gr_nanotime();
+		if (rel <= 0)
+			return -ETIMEDOUT;
+		ts.tv_sec = rel / 1000000000;
+		ts.tv_nsec = rel % 1000000000;
+		tsp = &ts;
+	}
+	long r = shared ? gr_futex_wait_shared(addr, val, tsp) : gr_futex_wait(addr, val, tsp);
+	if (r == -EAGAIN || r == -ETIMEDOUT)
+		return (int)r;
+	return 0;	/* woken, EINTR: a spurious wake-up for the caller */
+}
+
+static void timeout_fn(struct gr_timer *t)
+{
+	struct sudog *s = t->arg;
+	struct bucket *b = s->b;
+	struct gr_g *g = NULL;
+	gr_lock(&b->lock);
+	if (s->state == 0) {
+		dequeue_locked(b, s);
+		s->state = 2;
+		g = s->g;
+	}
+	gr_unlock(&b->lock);
+	if (g)
+		gr_ready(g);
+}
+
+static bool unlock_bucket(struct gr_g *g, void *arg)
+{
+	gr_unlock(&((struct bucket *)arg)->lock);
+	return true;
+}
+
+int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int reason)
+{
+	struct gr_g *g = gr_getg();
+	struct bucket *b = bucket_of(addr);
+	if (!gr_can_park(g)) {
+		atomic_fetch_add(&b->kwait, 1);
+		int r = kernel_wait(addr, val, deadline, false);
+		atomic_fetch_sub(&b->kwait, 1);
+		return r;
+	}
+	if (deadline >= 0 && deadline <= gr_nanotime())
+		return atomic_load(addr) == val ? -ETIMEDOUT : -EAGAIN;
+
+	struct gr_p *p = gr_enter(g);
+	struct sudog s = { .g = g, .addr = addr, .b = b };
+	gr_lock(&b->lock);
+	if (atomic_load_explicit(addr, memory_order_acquire) != val) {
+		gr_unlock(&b->lock);
+		gr_leave(g);
+		return -EAGAIN;
+	}
+	s.pprev = b->tail;
+	*b->tail = &s;
+	b->tail = &s.next;
+	if (deadline >= 0) {
+		g->timer.when = deadline;
+		g->timer.fn = timeout_fn;
+		g->timer.arg = &s;
+		gr_timer_add(&p->timers, &g->timer);
+		gr_timer_armed(deadline);
+	}
+	gr_park(unlock_bucket, b, reason);
+	if (deadline >= 0)
+		gr_timer_stop(&g->timer);
+	int state = s.state;
+	gr_leave(g);
+	return state == 2 ? -ETIMEDOUT : 0;
+}
+
+int gr_sema_wake(_Atomic uint32_t *addr, int n)
+{
+	struct bucket *b = bucket_of(addr);
+	struct gr_g *ready[16];
+	int nready = 0, total = 0;
+
+	if (atomic_load(&b->kwait) > 0)
+		gr_futex_wake(addr, n);
+	while (n > 0) {
+		gr_lock(&b->lock);
+		for (struct sudog *s = b->head, *next; s && n > 0 && nready < 16; s = next) {
+			next = s->next;
+			if (s->addr != addr)
+				continue;
+			dequeue_locked(b, s);
+			s->state = 1;
+			ready[nready++] = s->g;
+			n--;
+		}
+		gr_unlock(&b->lock);
+		if (nready == 0)
+			break;
+		for (int i = 0; i < nready; i++)
+			gr_ready(ready[i]);
+		total += nready;
+		if (nready < 16)
+			break;
+		nready = 0;
+	}
+	return total;
+}
+
+int gr_sema_wait_shared(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+{
+	struct gr_g *g = gr_getg();
+	gr_syscall_enter(g);
+	int r = kernel_wait(addr, val, deadline, true);
+	gr_syscall_exit(g);
+	return r;
+}
+
+void gr_sema_wake_shared(_Atomic uint32_t *addr, int n)
+{
+	gr_futex_wake_shared(addr, n);
+}

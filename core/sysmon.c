@@ -1,0 +1,268 @@
+/* sysmon: the runtime's monitor thread (Go's sysmon).
+ *
+ * A real thread with no P. It sleeps 20 us, doubling up to 10 ms while
+ * nothing happens, and on each wake:
+ *  - retakes a P whose G has been in a shim-made blocking system call
+ *    (P_SYSCALL) for more than 20 us while other work waits (or for 10 ms
+ *    in any case), and hands it to another M;
+ *  - retakes a P whose G has not entered the runtime for GR_RETAKE_USER_NS
+ *    while its kernel thread is not running (state S or D in
+ *    /proc/self/task/TID/stat): the G is blocked in foreign code, e.g. a
+ *    glibc-internal lock held by another G, or an unshimmed system call.
+ *    The P goes to another M; the G finds out at its next runtime entry.
+ *    Every such retake is counted by the kernel-reported blocking PC.
+ *  - starts an M for overdue timers if nobody is looking at them;
+ *  - gives back the pages of idle cached stacks once a second;
+ *  - prints GRUN_DEBUG=schedtrace lines.
+ */
+#include "core/proc.h"
+#include "core/config.h"
+#include "core/realc.h"
+#include "core/stack.h"
+#include "core/sys.h"
+#include "arch/x86_64/arch.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RETAKE_SYSCALL_NS 20000
+#define RETAKE_USER_NS 1000000
+#define FORCE_SYSCALL_NS 10000000
+
+GR_HIDDEN extern struct gr_stackcache *gr_stackcache_global;
+
+static struct gr_m sysmon_m;
+_Atomic long gr_sysmon_retakes_syscall, gr_sysmon_retakes_blocked;
+
+/* Retake sites: the user-space PC the blocked thread will return to. */
+#define NSITES 64
+static struct { uintptr_t pc; long n; } sites[NSITES];
+
+static void record_site(uintptr_t pc)
+{
+	for (int i = 0; i < NSITES; i++) {
+		if (sites[i].pc == pc || sites[i].pc == 0) {
+			sites[i].pc = pc;
+			sites[i].n++;
+			return;
+		}
+	}
+}
+
+/* Kernel state of an M's thread ('R', 'S', 'D', ...), and the user PC a
+ * blocked thread returns to (last field of /proc/self/task/TID/syscall). */
+static char thread_state(struct gr_m *m)
+{
+	/* Opened per look (rare: only Ps stuck for a millisecond), so libgrun
+	 * keeps no fd a daemon's close-everything loop could take away. */
+	char path[64], buf[512];
+	gr_fmt(path, sizeof path, "/proc/self/task/%d/stat", m->tid);
+	int fd = (int)gr_sys(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return '?';
+	long n = gr_sys(SYS_read, fd, buf, sizeof buf - 1);
+	gr_sys(SYS_close, fd, 0, 0);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+static uintptr_t blocked_pc(struct gr_m *m)
+{
+	char path[64], buf[256];
+	gr_fmt(path, sizeof path, "/proc/self/task/%d/syscall", m->tid);
+	int fd = (int)gr_sys(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	long n = gr_sys(SYS_read, fd, buf, sizeof buf - 1);
+	gr_sys(SYS_close, fd, 0, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *last = strrchr(buf, ' ');
+	if (!last)
+		return 0;
+	uintptr_t pc = 0;
+	for (char *c = last + 1; *c && *c != '\n'; c++) {
+		if (*c == 'x' || *c == 'X') { pc = 0; continue; }
+		int v = (*c >= '0' && *c <= '9') ? *c - '0' : (*c | 32) - 'a' + 10;
+		pc = pc * 16 + (uintptr_t)v;
+	}
+	return pc;
+}
+
+static bool work_waiting(void)
+{
+	if (atomic_load(&gr_sched.runqsize) > 0)
+		return true;
+	for (int i = 0; i < gr_sched.nprocs; i++)
+		if (!gr_runq_empty(&gr_sched.allp[i].runq))
+			return true;
+	return false;
+}
+
+static int retake(int64_t now)
+{
+	int n = 0;
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *p = &gr_sched.allp[i];
+		uint32_t w = atomic_load(&p->status);
+		uint32_t st = GR_PSTATE(w);
+		uint32_t t = atomic_load(&p->tick);
+		if (st != P_SYSCALL && st != P_USER) {
+			p->sm_tick = t;
+			p->sm_since = now;
+			continue;
+		}
+		if (t != p->sm_tick) {
+			p->sm_tick = t;
+			p->sm_since = now;
+			continue;
+		}
+		int64_t held = now - p->sm_since;
+		struct gr_m *m = p->m;
+		if (!m)
+			continue;
+		if (st == P_SYSCALL) {
+			if (held < RETAKE_SYSCALL_NS || (held < FORCE_SYSCALL_NS && !work_waiting()))
+				continue;
+		} else {
+			if (held < RETAKE_USER_NS)
+				continue;
+			char s = thread_state(m);
+			if (s == 'R' || s == '?')
+				continue;	/* running: preemption's business */
+		}
+		if (!atomic_compare_exchange_strong(&p->status, &w, P_IDLE))
+			continue;
+		/* Committed: the P is ours; m finds out at its next entry. */
+		if (st == P_USER) {
+			atomic_fetch_add(&gr_sysmon_retakes_blocked, 1);
+			uintptr_t pc = (gr_cfg.retaketrace || gr_cfg.blockprofile) ? blocked_pc(m) : 0;
+			if (gr_cfg.retaketrace)
+				gr_printf("libgrun: retake P%d from M%d (tid %d) blocked in foreign code at pc %p\n",
+					  p->id, m->id, m->tid, (void *)pc);
+			if (gr_cfg.blockprofile)
+				record_site(pc);
+		} else {
+			atomic_fetch_add(&gr_sysmon_retakes_syscall, 1);
+		}
+		m->nretakes++;
+		p->m = NULL;
+		p->sm_since = now;
+		gr_handoffp(p);
+		n++;
+	}
+	return n;
+}
+
+static void schedtrace(int64_t now)
+{
+	char buf[1024];
+	size_t len = gr_fmt(buf, sizeof buf,
+			    "SCHED %ldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
+			    "idlethreads=%d runqueue=%d gs=%d [",
+			    (long)((now - gr_sched.start_ns) / 1000000), gr_sched.nprocs,
+			    atomic_load(&gr_sched.npidle), atomic_load(&gr_sched.mcount) + 1,
+			    atomic_load(&gr_sched.nmspinning), gr_sched.nmidle,
+			    atomic_load(&gr_sched.runqsize), atomic_load(&gr_sched.ngalive));
+	for (int i = 0; i < gr_sched.nprocs && len < sizeof buf - 16; i++)
+		len += gr_fmt(buf + len, sizeof buf - len, i ? " %u" : "%u",
+			      gr_runq_len(&gr_sched.allp[i].runq));
+	len += gr_fmt(buf + len, sizeof buf - len, "] retakes=%ld/%ld\n",
+		      (long)atomic_load(&gr_sysmon_retakes_syscall),
+		      (long)atomic_load(&gr_sysmon_retakes_blocked));
+	gr_write_all(2, buf, len);
+	if (!gr_cfg.scheddetail)
+		return;
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *p = &gr_sched.allp[i];
+		struct gr_m *m = p->m;
+		gr_printf("  P%d: status=%u schedtick=%u m=%d runqsize=%u timers=%s\n", p->id,
+			  GR_PSTATE(atomic_load(&p->status)), p->schedtick, m ? m->id : -1,
+			  gr_runq_len(&p->runq),
+			  gr_timers_next(&p->timers) == INT64_MAX ? "none" : "armed");
+	}
+	for (struct gr_m *m = gr_allm; m; m = m->allnext)
+		gr_printf("  M%d: tid=%d p=%d curg=%ld spinning=%d retakes=%ld\n", m->id, m->tid,
+			  m->p ? m->p->id : -1, m->curg ? (long)m->curg->goid : -1L, m->spinning,
+			  (long)m->nretakes);
+}
+
+void gr_sysmon_report(void)
+{
+	if (!gr_cfg.blockprofile)
+		return;
+	gr_printf("libgrun: blocked-thread retakes by site (pc: count)\n");
+	for (int i = 0; i < NSITES && sites[i].pc; i++)
+		gr_printf("  %p: %ld\n", (void *)sites[i].pc, sites[i].n);
+}
+
+static void *sysmon(void *arg)
+{
+	struct gr_m *m = &sysmon_m;
+	m->is_sysmon = true;
+	m->tcb = gr_arch_get_tp();
+	m->tid = gr_gettid();
+	gr_curm = m;
+	gr_lock(&gr_allm_lock);
+	m->allnext = gr_allm;
+	gr_allm = m;
+	gr_unlock(&gr_allm_lock);
+
+	int64_t delay = 20000, last_trace = gr_nanotime(), last_scavenge = last_trace;
+	for (;;) {
+		struct timespec ts = { 0, delay };
+		gr_sys(SYS_nanosleep, &ts, NULL, 0);
+		int64_t now = gr_nanotime();
+		int acted = retake(now);
+		/* Overdue timers with nobody looking: start an M for them. */
+		if (atomic_load(&gr_sched.npidle) > 0 && atomic_load(&gr_sched.nmspinning) == 0) {
+			for (int i = 0; i < gr_sched.nprocs; i++) {
+				if (gr_timers_next(&gr_sched.allp[i].timers) < now - 1000000) {
+					gr_wakep();
+					acted++;
+					break;
+				}
+			}
+		}
+		if (acted || atomic_load(&gr_sched.npidle) < gr_sched.nprocs)
+			delay = 20000;
+		else if (delay < 10000000)
+			delay *= 2;
+		if (gr_cfg.schedtrace_ms > 0 && now - last_trace >= (int64_t)gr_cfg.schedtrace_ms * 1000000) {
+			last_trace = now;
+			schedtrace(now);
+		}
+		if (now - last_scavenge >= 1000000000) {
+			last_scavenge = now;
+			gr_stack_scavenge(gr_stackcache_global, 64 << 10);
+		}
+		if (gr_cfg.schedtrace_ms > 0 && delay > (int64_t)gr_cfg.schedtrace_ms * 1000000)
+			delay = (int64_t)gr_cfg.schedtrace_ms * 1000000;
+	}
+	return NULL;
+}
+
+void gr_sysmon_start(void)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, SIGURG);
+	gr_real.pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = gr_real.pthread_create(&sysmon_m.pthread, &attr, sysmon, NULL);
+	gr_real.pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (r != 0)
+		gr_throw("sysmon: cannot create the monitor thread");
+	gr_sched.sysmon = &sysmon_m;
+}

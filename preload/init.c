@@ -1,0 +1,208 @@
+/* init: the entry of libgrun.so.
+ *
+ * Bring-up order (gr_ensure_init, run by the constructor or by the first
+ * shim that needs it, whichever comes first — other libraries'
+ * constructors may call pthread functions before ours runs):
+ *   1. resolve the real libc functions into gr_real (dlsym RTLD_NEXT);
+ *   2. parse GRUN_* (a bad value: one line on stderr, exit status 2);
+ *   3. GRUN_INHERIT=0: drop libgrun from LD_PRELOAD for child processes;
+ *   4. arch (FSGSBASE), glibc TCB layout (unknown libc: one line, native
+ *      threads from then on), scheduler data (Ps, default stack);
+ *   5. keys (exit destructors).
+ * The scheduler itself (M0, G1, sysmon) starts lazily at the first
+ * pthread_create, so short-lived single-threaded processes pay nearly
+ * nothing (proc.c, gr_sched_start).
+ */
+#include "shims/shim.h"
+#include "core/config.h"
+#include "core/realc.h"
+#include "core/sys.h"
+#include "core/tls.h"
+#include "arch/x86_64/arch.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+bool gr_native;
+bool gr_inited;
+static struct gr_lock init_lock;
+
+GR_HIDDEN void gr_keys_init(void);
+GR_HIDDEN void gr_sysmon_report(void);
+
+GR_EXPORT const char *grun_version(void)
+{
+	return GR_VERSION;
+}
+
+void *gr_dlnext(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	if (!p) {
+		gr_printf("libgrun: cannot resolve the real %s\n", name);
+		gr_throw("init: a libc function is missing");
+	}
+	return p;
+}
+
+static void resolve(void)
+{
+	gr_real.pthread_create = gr_dlnext("pthread_create");
+	gr_real.pthread_getattr_np = gr_dlnext("pthread_getattr_np");
+	gr_real.pthread_sigmask = gr_dlnext("pthread_sigmask");
+	gr_real.sigaction = gr_dlnext("sigaction");
+	gr_real.sigaltstack = gr_dlnext("sigaltstack");
+	gr_real.close = gr_dlnext("close");
+	gr_real.call_tls_dtors = dlsym(RTLD_DEFAULT, "__call_tls_dtors");
+	gr_real.ctype_init = dlsym(RTLD_DEFAULT, "__ctype_init");
+}
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+/* Read a cgroup file of ours: v2 (unified "0::/path") or v1 with ctrl. */
+static int cgroup_read(const char *ctrl, const char *file, char *out, size_t n)
+{
+	char buf[4096], path[512];
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t len = gr_sys(SYS_read, fd, buf, sizeof buf - 1);
+	gr_sys(SYS_close, fd, 0, 0);
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = 0;
+		const char *ctrls = c1 + 1, *cg = c2 + 1;
+		bool v2 = *ctrls == 0;
+		if (!v2 && !strstr(ctrls, ctrl))
+			continue;
+		/* Walk from our cgroup up to the root; the tightest limit wins
+		 * (the caller takes the minimum over calls). */
+		char rel[512];
+		gr_fmt(rel, sizeof rel, "%s", cg);
+		for (;;) {
+			gr_fmt(path, sizeof path, v2 ? "/sys/fs/cgroup%s/%s" : "/sys/fs/cgroup/%s%s/%s",
+			       v2 ? rel : ctrl, v2 ? file : rel, file);
+			if (v2)
+				gr_fmt(path, sizeof path, "/sys/fs/cgroup%s/%s", rel, file);
+			int f = open(path, O_RDONLY | O_CLOEXEC);
+			if (f >= 0) {
+				ssize_t k = gr_sys(SYS_read, f, out, n - 1);
+				gr_sys(SYS_close, f, 0, 0);
+				if (k > 0) {
+					out[k] = 0;
+					return 0;
+				}
+			}
+			char *slash = strrchr(rel, '/');
+			if (!slash || slash == rel) {
+				if (strcmp(rel, "/") == 0 || rel[0] == 0)
+					break;
+				strcpy(rel, "/");
+				continue;
+			}
+			*slash = 0;
+		}
+	}
+	return -1;
+}
+
+/* CPUs this process may really use: affinity, capped by the CPU quota of
+ * its cgroup (v1 cpu.cfs_quota_us / cpu.cfs_period_us, v2 cpu.max). */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+	int n = 0;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	char a[128], b[128];
+	long quota = -1, period = 0;
+	if (cgroup_read("cpu", "cpu.max", a, sizeof a) == 0) {
+		if (strncmp(a, "max", 3) != 0) {
+			quota = atol(a);
+			char *sp = strchr(a, ' ');
+			period = sp ? atol(sp + 1) : 100000;
+		}
+	} else if (cgroup_read("cpu", "cpu.cfs_quota_us", a, sizeof a) == 0 &&
+		   cgroup_read("cpu", "cpu.cfs_period_us", b, sizeof b) == 0) {
+		quota = atol(a);
+		period = atol(b);
+	}
+	if (quota > 0 && period > 0) {
+		int q = (int)((quota + period - 1) / period);
+		if (q < n)
+			n = q;
+	}
+	return n < 1 ? 1 : n;
+}
+
+static void strip_preload(void)
+{
+	extern char **environ;
+	for (char **e = environ; e && *e; e++) {
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
+			continue;
+		/* Blank out every entry naming libgrun, in place. */
+		char *v = *e + 11;
+		for (char *w = v; *w;) {
+			size_t len = strcspn(w, ": ");
+			if (len && memmem(w, len, "libgrun", 7))
+				memset(w, ' ', len);
+			w += len;
+			w += strspn(w, ": ");
+		}
+	}
+}
+
+void gr_ensure_init(void)
+{
+	if (__atomic_load_n(&gr_inited, __ATOMIC_ACQUIRE))
+		return;
+	gr_lock(&init_lock);
+	if (gr_inited) {
+		gr_unlock(&init_lock);
+		return;
+	}
+	resolve();
+	char err[GR_CONFIG_ERRLEN], warn[1024];
+	if (gr_config_parse(&gr_cfg, env, err, sizeof err, warn, sizeof warn) < 0) {
+		gr_printf("%s\n", err);
+		_exit(2);
+	}
+	if (warn[0])
+		gr_write_all(2, warn, strlen(warn));
+	if (!gr_cfg.inherit)
+		strip_preload();
+	gr_arch_init();
+	char why[256];
+	if (gr_tls_init(why, sizeof why) < 0) {
+		gr_printf("libgrun: %s; running on native threads\n", why);
+		gr_native = true;
+	}
+	if (!gr_native) {
+		gr_sched_init(gr_cfg.maxprocs ? gr_cfg.maxprocs : usable_cpus());
+		gr_keys_init();
+		if (gr_cfg.blockprofile)
+			atexit(gr_sysmon_report);
+	}
+	__atomic_store_n(&gr_inited, true, __ATOMIC_RELEASE);
+	gr_unlock(&init_lock);
+}
+
+__attribute__((constructor(101))) static void grun_init(void)
+{
+	gr_ensure_init();
+}

@@ -1,0 +1,178 @@
+/* pthread: thread creation, joining and identity on green threads.
+ *
+ * pthread_t is the G's TCB address, as in glibc, so pthread_self() and
+ * THREAD_SELF (glibc's own view) need no shim and agree with the program.
+ * Attributes are read with glibc's own pthread_attr_get* functions.
+ */
+#include "shims/shim.h"
+#include "core/config.h"
+#include "core/realc.h"
+#include "core/sys.h"
+#include "core/tls.h"
+#include "arch/x86_64/arch.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+
+static struct gr_lock start_lock;
+
+static int ensure_started(void)
+{
+	if (likely(atomic_load_explicit(&gr_sched.started, memory_order_acquire)))
+		return 0;
+	gr_lock(&start_lock);
+	int r = 0;
+	if (!atomic_load(&gr_sched.started))
+		r = gr_sched_start();
+	gr_unlock(&start_lock);
+	return r;
+}
+
+GR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			     void *(*fn)(void *), void *arg)
+{
+	gr_init_check();
+	if (unlikely(gr_native))
+		return gr_real.pthread_create(thread, attr, fn, arg);
+	struct gr_gattr ga = { .guard = 4096 };
+	if (attr) {
+		int ds = PTHREAD_CREATE_JOINABLE;
+		pthread_attr_getdetachstate(attr, &ds);
+		ga.detached = ds == PTHREAD_CREATE_DETACHED;
+		void *addr = NULL;
+		size_t size = 0;
+		pthread_attr_getstack(attr, &addr, &size);
+		if (addr) {
+			ga.stack_addr = addr;
+			ga.stack_size = size;
+		} else {
+			pthread_attr_getstacksize(attr, &ga.stack_size);
+			pthread_attr_getguardsize(attr, &ga.guard);
+		}
+		/* glibc reports its default size for an attr with none set; an
+		 * explicit GRUN_STACK then still wins for default attrs. */
+		pthread_attr_t def;
+		size_t defsize = 0;
+		if (!addr && gr_cfg.stack && pthread_getattr_default_np(&def) == 0) {
+			pthread_attr_getstacksize(&def, &defsize);
+			pthread_attr_destroy(&def);
+			if (defsize == ga.stack_size)
+				ga.stack_size = 0;
+		}
+	}
+	if (ensure_started() < 0)
+		return EAGAIN;
+	struct gr_g *g;
+	int r = gr_gcreate(&ga, fn, arg, &g);
+	if (r < 0)
+		return -r;
+	*thread = (pthread_t)g->tp;
+	return 0;
+}
+
+static struct gr_g *g_of(pthread_t t)
+{
+	return gr_g_of_tp((void *)t);
+}
+
+static int join(pthread_t t, void **res, int64_t deadline)
+{
+	struct gr_g *g = g_of(t);
+	if (!g)
+		return ESRCH;
+	if (g == gr_getg())
+		return EDEADLK;
+	if (atomic_load(&g->detach) == GD_DETACHED)
+		return EINVAL;
+	return -gr_gjoin(g, res, deadline);
+}
+
+GR_EXPORT int pthread_join(pthread_t t, void **res)
+{
+	if (unlikely(gr_native))
+		return REAL(pthread_join)(t, res);
+	if (!g_of(t))
+		return REAL(pthread_join)(t, res);
+	return join(t, res, -1);
+}
+
+GR_EXPORT int pthread_tryjoin_np(pthread_t t, void **res)
+{
+	if (unlikely(gr_native) || !g_of(t))
+		return REAL(pthread_tryjoin_np)(t, res);
+	return join(t, res, 0);
+}
+
+GR_EXPORT int pthread_clockjoin_np(pthread_t t, void **res, clockid_t clock, const struct timespec *abs)
+{
+	if (unlikely(gr_native) || !g_of(t))
+		return REAL(pthread_clockjoin_np)(t, res, clock, abs);
+	int64_t deadline = -1;
+	if (abs) {
+		int err;
+		deadline = gr_abs_deadline(clock, abs, &err);
+		if (err)
+			return err;
+		if (deadline == 0)
+			deadline = 1;	/* already past: time out, do not "try" */
+	}
+	int r = join(t, res, deadline);
+	return r == EBUSY ? ETIMEDOUT : r;
+}
+
+GR_EXPORT int pthread_timedjoin_np(pthread_t t, void **res, const struct timespec *abs)
+{
+	return pthread_clockjoin_np(t, res, CLOCK_REALTIME, abs);
+}
+
+GR_EXPORT int pthread_detach(pthread_t t)
+{
+	if (unlikely(gr_native) || !g_of(t))
+		return REAL(pthread_detach)(t);
+	return -gr_gdetach(g_of(t));
+}
+
+GR_EXPORT void pthread_exit(void *result)
+{
+	if (unlikely(gr_native) || !gr_getg())
+		REAL(pthread_exit)(result);
+	gr_gexit(result);
+}
+
+GR_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->is_main)
+		return gr_real.pthread_getattr_np(t, attr);
+	pthread_attr_init(attr);
+	pthread_attr_setstack(attr, g->stack_lo, (size_t)((char *)g->stack_hi - (char *)g->stack_lo));
+	pthread_attr_setguardsize(attr, g->guard);
+	if (atomic_load(&g->detach) == GD_DETACHED)
+		pthread_attr_setdetachstate(attr, PTHREAD_CREATE_DETACHED);
+	return 0;
+}
+
+GR_EXPORT int pthread_setname_np(pthread_t t, const char *name)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->pinned)
+		return REAL(pthread_setname_np)(t, name);
+	if (strlen(name) >= sizeof g->name)
+		return ERANGE;
+	strcpy(g->name, name);
+	return 0;
+}
+
+GR_EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->pinned || (g->is_main && !g->name[0]))
+		return REAL(pthread_getname_np)(t, buf, len);
+	if (!g->name[0])	/* unnamed: the name it inherited, the program's */
+		return REAL(pthread_getname_np)((pthread_t)gr_sched.g1->tp, buf, len);
+	if (strlen(g->name) >= len)
+		return ERANGE;
+	strcpy(buf, g->name);
+	return 0;
+}

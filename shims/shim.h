@@ -1,0 +1,71 @@
+/* shim: what every interposed POSIX function needs.
+ *
+ * A shim translates POSIX semantics (errno or returned error numbers,
+ * EINTR, timeouts, flags) onto core calls and holds no scheduler logic of
+ * its own. When libgrun runs in native fallback (unknown glibc), every shim
+ * forwards to the next definition of its own name (REAL).
+ */
+#ifndef GR_SHIM_H
+#define GR_SHIM_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <time.h>
+#include "core/proc.h"
+#include "core/sema.h"
+#include "core/throw.h"
+
+#define GR_EXPORT __attribute__((visibility("default")))
+
+/* Set when libgrun cannot run this program on green threads. */
+GR_HIDDEN extern bool gr_native;
+GR_HIDDEN void gr_ensure_init(void);
+GR_HIDDEN void *gr_dlnext(const char *name);
+
+/* The next definition of fn (libc's), resolved on first use. */
+#define REAL(fn) ({							\
+	static __typeof__(&fn) real_;					\
+	if (unlikely(!real_))						\
+		real_ = (__typeof__(&fn))gr_dlnext(#fn);		\
+	real_;								\
+})
+
+/* Set errno from a core result (>= 0 ok, -errno failure) the libc way. */
+static inline long gr_errno_ret(long r)
+{
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* Monotonic deadline from an absolute timespec on clock; -EINVAL for a bad
+ * timespec or clock. */
+static inline int64_t gr_abs_deadline(clockid_t clock, const struct timespec *ts, int *err)
+{
+	if (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) {
+		*err = EINVAL;
+		return 0;
+	}
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) {
+		*err = EINVAL;
+		return 0;
+	}
+	*err = 0;
+	if (ts->tv_sec < 0)
+		return 0;
+	return gr_deadline_from_abs(clock, ts);
+}
+
+/* The calling thread's glibc tid field (a G's virtual tid). */
+GR_HIDDEN int gr_self_tid(void);
+
+#endif
+
+GR_HIDDEN extern bool gr_inited;
+static inline void gr_init_check(void)
+{
+	if (unlikely(!gr_inited))
+		gr_ensure_init();
+}

@@ -1,0 +1,102 @@
+/* syscall_io: blocking system calls made on the program's behalf.
+ *
+ * Until the netpoller parks Gs on readiness, each call that may block is
+ * bracketed by gr_syscall_enter/exit: the G keeps its P, and if the call
+ * blocks for more than 20 us while other Gs wait, sysmon hands the P to
+ * another M. The calls are made with raw system calls (so no libc wrapper
+ * is entered twice) and errno is set the libc way.
+ */
+/* Define pread and pread64 as the two distinct symbols libc has. */
+#undef _FILE_OFFSET_BITS
+#include "shims/shim.h"
+#include "core/sys.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static inline long blocking(long nr, long a, long b, long c, long d, long e, long f)
+{
+	struct gr_g *g = gr_getg();
+	gr_syscall_enter(g);
+	long r = gr_sys6(nr, a, b, c, d, e, f);
+	gr_syscall_exit(g);
+	return gr_errno_ret(r);
+}
+#define B3(nr, a, b, c) blocking(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define B4(nr, a, b, c, d) blocking(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define B6(nr, a, b, c, d, e, f) blocking(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+GR_EXPORT ssize_t read(int fd, void *buf, size_t n) { return B3(SYS_read, fd, buf, n); }
+GR_EXPORT ssize_t write(int fd, const void *buf, size_t n) { return B3(SYS_write, fd, buf, n); }
+GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n) { return B3(SYS_readv, fd, iov, n); }
+GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n) { return B3(SYS_writev, fd, iov, n); }
+GR_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) { return B4(SYS_pread64, fd, buf, n, off); }
+GR_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
+GR_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return B4(SYS_pread64, fd, buf, n, off); }
+GR_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
+GR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		__builtin_trap();	/* glibc's __chk_fail: buffer overflow */
+	return read(fd, buf, n);
+}
+GR_EXPORT ssize_t recv(int fd, void *buf, size_t n, int fl) { return B6(SYS_recvfrom, fd, buf, n, fl, 0, 0); }
+GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int fl, struct sockaddr *a, socklen_t *al)
+{
+	return B6(SYS_recvfrom, fd, buf, n, fl, a, al);
+}
+GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int fl) { return B3(SYS_recvmsg, fd, m, fl); }
+GR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int fl) { return B6(SYS_sendto, fd, buf, n, fl, 0, 0); }
+GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int fl, const struct sockaddr *a, socklen_t al)
+{
+	return B6(SYS_sendto, fd, buf, n, fl, a, al);
+}
+GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int fl) { return B3(SYS_sendmsg, fd, m, fl); }
+GR_EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al) { return (int)B4(SYS_accept4, fd, a, al, 0); }
+GR_EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int fl) { return (int)B4(SYS_accept4, fd, a, al, fl); }
+GR_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) { return (int)B3(SYS_connect, fd, a, al); }
+GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	if (ms < 0)
+		return (int)B6(SYS_ppoll, fds, n, 0, 0, 8, 0);
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	return (int)B6(SYS_ppoll, fds, n, &ts, 0, 8, 0);
+}
+GR_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen)
+{
+	if (n > fdslen / sizeof *fds)
+		__builtin_trap();
+	return poll(fds, n, ms);
+}
+GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	struct timespec copy, *tsp = NULL;
+	if (ts) {	/* the kernel writes back the remaining time; POSIX's ppoll does not */
+		copy = *ts;
+		tsp = &copy;
+	}
+	return (int)B6(SYS_ppoll, fds, n, tsp, mask, 8, 0);
+}
+GR_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	return (int)B6(SYS_select, n, r, w, e, tv, 0);
+}
+GR_EXPORT int epoll_wait(int fd, struct epoll_event *ev, int n, int ms)
+{
+	return (int)B6(SYS_epoll_pwait, fd, ev, n, ms, 0, 8);
+}
+GR_EXPORT int epoll_pwait(int fd, struct epoll_event *ev, int n, int ms, const sigset_t *mask)
+{
+	return (int)B6(SYS_epoll_pwait, fd, ev, n, ms, mask, 8);
+}
+GR_EXPORT pid_t wait4(pid_t pid, int *st, int opt, struct rusage *ru) { return (pid_t)B4(SYS_wait4, pid, st, opt, ru); }
+GR_EXPORT pid_t waitpid(pid_t pid, int *st, int opt) { return (pid_t)B4(SYS_wait4, pid, st, opt, 0); }
+GR_EXPORT pid_t wait(int *st) { return (pid_t)B4(SYS_wait4, -1, st, 0, 0); }
+GR_EXPORT int fsync(int fd) { return (int)B3(SYS_fsync, fd, 0, 0); }
+GR_EXPORT int fdatasync(int fd) { return (int)B3(SYS_fdatasync, fd, 0, 0); }
