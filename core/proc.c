@@ -799,6 +799,7 @@ int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, stru
 			return -EAGAIN;
 		gr_tls_list_add(tp);
 		g->stack_lo = attr->stack_addr;
+		g->map_top = top;
 		guard = 0;
 	} else {
 		struct gr_stack *s = gr_stackcache_get(&stackcache, size, guard);
@@ -825,6 +826,7 @@ int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, stru
 		g->map_size = s->size;
 		guard = s->guard;
 		g->stack_lo = (char *)s->base + guard;
+		g->map_top = (char *)s->base + s->size;
 	}
 	g->tp = tp;
 	g->stack_hi = (void *)(((uintptr_t)tp + gr_tls.sizeof_pthread - gr_tls_block_size()) & ~(uintptr_t)63);
@@ -846,7 +848,7 @@ int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, stru
 		gr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0);
 		g->sigmask = cur;
 	}
-	gr_tls_setup(tp, g->vtid, g->stack_lo, (size_t)((char *)g->stack_hi - (char *)g->stack_lo), guard, g, NULL);
+	gr_tls_setup(tp, g->vtid, g->stack_lo, (size_t)((char *)g->map_top - (char *)g->stack_lo), guard, g, NULL);
 	g->sp = gr_arch_ctx_init(g->stack_hi, gmain, g);
 	atomic_store(&g->status, G_WAITING);
 	atomic_fetch_add(&gr_sched.ngalive, 1);

@@ -64,7 +64,8 @@ struct gr_g {
 	/* stack: [map_base, map_base+map_size) holds guard, stack, TCB */
 	void *map_base;
 	size_t map_size;
-	void *stack_lo, *stack_hi;	/* usable stack */
+	void *stack_lo, *stack_hi;	/* usable stack (below the TCB) */
+	void *map_top;			/* end of the stack block, TCB included */
 	size_t guard;
 	bool user_stack;		/* program-provided (pthread_attr_setstack) */
 	bool is_main;			/* G1: the initial thread's TCB, never freed */

@@ -40,10 +40,17 @@ GR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		int ds = PTHREAD_CREATE_JOINABLE;
 		pthread_attr_getdetachstate(attr, &ds);
 		ga.detached = ds == PTHREAD_CREATE_DETACHED;
-		void *addr = NULL;
+		/* pthread_attr_getstack computes an address even when none was
+		 * set; the deprecated getstackaddr tells (NULL: no stack given). */
+		void *addr = NULL, *top = NULL;
 		size_t size = 0;
-		pthread_attr_getstack(attr, &addr, &size);
-		if (addr) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		pthread_attr_getstackaddr(attr, &top);
+#pragma GCC diagnostic pop
+		if (top)
+			pthread_attr_getstack(attr, &addr, &size);
+		if (top) {
 			ga.stack_addr = addr;
 			ga.stack_size = size;
 		} else {
@@ -146,7 +153,8 @@ GR_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	if (!g || g->is_main)
 		return gr_real.pthread_getattr_np(t, attr);
 	pthread_attr_init(attr);
-	pthread_attr_setstack(attr, g->stack_lo, (size_t)((char *)g->stack_hi - (char *)g->stack_lo));
+	/* As glibc: the whole block below the guard, TCB and TLS included. */
+	pthread_attr_setstack(attr, g->stack_lo, (size_t)((char *)g->map_top - (char *)g->stack_lo));
 	pthread_attr_setguardsize(attr, g->guard);
 	if (atomic_load(&g->detach) == GD_DETACHED)
 		pthread_attr_setdetachstate(attr, PTHREAD_CREATE_DETACHED);

@@ -28,12 +28,17 @@ static void check_self(const char *who)
           "%s: gids %d %d %d", who, rg, eg, sg);
 }
 
+/* Spinners yield now and then: libgrun has no asynchronous preemption
+ * yet, and two pure spinners would hold both Ps of a 2-CPU machine. A
+ * spinner is still running program code when the runtime signal hits it. */
 static void *spinner(void *arg)
 {
     gate_add(&started, 1);
-    while (!atomic_load(&stop))
-        for (volatile int i = 0; i < 1000; i++)
+    while (!atomic_load(&stop)) {
+        for (volatile int i = 0; i < 100000; i++)
             ;
+        sched_yield();
+    }
     check_self("spinning thread");
     return NULL;
 }
