@@ -5,9 +5,9 @@
  * ring makes put fail and gr_runq_put_slow move half of the ring plus the
  * overflowing G into a batch; get on an empty queue returns NULL; steal
  * moves about half of the victim into the thief's queue and returns one,
- * and takes runnext only when asked to and the ring is empty. A last case
- * runs one owner and two thieves concurrently and checks that every G is
- * seen exactly once.
+ * and takes runnext only when asked to and the ring is empty. The last two
+ * cases run one owner and two thieves concurrently (racing on the ring's
+ * head, then on runnext) and check that every G is seen exactly once.
  *
  * Gs are opaque to the queue, so the tests use fake pointers (never
  * dereferenced) that encode an index: fake(i) and id(g).
@@ -333,14 +333,16 @@ END_TEST
 
 /* --- concurrency --------------------------------------------------------- */
 
-/* One owner pushes Gs (some as runnext), pops some itself and spills half
- * of the ring to a batch when it is full; two thieves steal into their own
- * queues and drain them. Every G must be seen exactly once, by someone.
- * The owner keeps going until the thieves have stolen CONC_STEALS Gs (on a
- * loaded machine they may get little CPU at first), up to CONC_MAX Gs. */
+/* One owner pushes Gs and pops some itself; two thieves steal into their
+ * own queues and drain them. Every G must be seen exactly once, by someone.
+ * The owner keeps going until the thieves have stolen `steals` Gs (on a
+ * loaded machine they may get little CPU at first), up to CONC_MAX Gs.
+ *   ring mode: every 7th put is a runnext, the owner pops every other G, and
+ *     a full ring spills half to a batch: thieves race the owner on head.
+ *   runnext mode: every put is a runnext and the owner pops it right away:
+ *     thieves (steal_next) race the owner on runnext. */
 #define CONC_MIN 200000u
 #define CONC_MAX 4000000u
-#define CONC_STEALS 100000u
 #define NTHIEF 2
 
 static _Atomic uint8_t conc_seen[CONC_MAX];
@@ -378,7 +380,7 @@ static void *thief(void *arg)
 	return NULL;
 }
 
-START_TEST(test_runq_concurrent_steal_sees_each_once)
+static void run_concurrent(bool runnext_mode, uint32_t steals)
 {
 	static struct gr_runq tq[NTHIEF];
 	pthread_t th[NTHIEF];
@@ -390,10 +392,10 @@ START_TEST(test_runq_concurrent_steal_sees_each_once)
 		ck_assert_int_eq(pthread_create(&th[k], NULL, thief, &tq[k]), 0);
 	}
 	for (i = 0; i < CONC_MAX; i++) {
-		if (i >= CONC_MIN && atomic_load_explicit(&conc_stolen, memory_order_relaxed) >= CONC_STEALS)
+		if (i >= CONC_MIN && atomic_load_explicit(&conc_stolen, memory_order_relaxed) >= steals)
 			break;
 		struct gr_g *over;
-		if (!gr_runq_put(&q, fake(i), i % 7 == 0, &over)) {
+		if (!gr_runq_put(&q, fake(i), runnext_mode || i % 7 == 0, &over)) {
 			for (;;) {
 				uint32_t n = gr_runq_put_slow(&q, over, batch);
 				if (n) {
@@ -406,7 +408,7 @@ START_TEST(test_runq_concurrent_steal_sees_each_once)
 					break;
 			}
 		}
-		if (i % 2 == 0) {
+		if (runnext_mode || i % 2 == 0) {
 			struct gr_g *g = gr_runq_get(&q);
 			if (g)
 				see(g);
@@ -431,6 +433,17 @@ START_TEST(test_runq_concurrent_steal_sees_each_once)
 	}
 	/* Not a correctness condition, but the test means little without it. */
 	ck_assert_msg(atomic_load(&conc_stolen) > 0, "thieves never stole (pushed %u)", pushed);
+}
+
+START_TEST(test_runq_concurrent_steal_sees_each_once)
+{
+	run_concurrent(false, 100000);
+}
+END_TEST
+
+START_TEST(test_runq_concurrent_steal_next_sees_each_once)
+{
+	run_concurrent(true, 20000);
 }
 END_TEST
 
@@ -462,6 +475,7 @@ static Suite *runq_suite(void)
 	tcase_add_checked_fixture(tcc, setup, NULL);
 	tcase_set_timeout(tcc, 60);
 	tcase_add_test(tcc, test_runq_concurrent_steal_sees_each_once);
+	tcase_add_test(tcc, test_runq_concurrent_steal_next_sees_each_once);
 	suite_add_tcase(s, tcc);
 	return s;
 }
