@@ -53,14 +53,15 @@ void gr_stack_unmap(struct gr_stack *s)
 
 struct gr_stack *gr_stackcache_get(struct gr_stackcache *c, size_t size, size_t guard)
 {
-	size_t total = round_page(size) + round_page(guard);
+	size = round_page(size);
+	guard = round_page(guard);
 	gr_lock(&c->lock);
 	struct gr_stack **pp = &c->head;
 	bool exhausted = atomic_load(&gr_stack_nguarded) >= GR_STACK_GUARDED_MAX;
 	for (struct gr_stack *s = c->head; s; pp = &s->next, s = s->next) {
 		/* An unguarded stack stands in for a guarded one only when the
 		 * guard budget is exhausted (gr_stack_map would drop it too). */
-		if (s->size == total && (s->guard == round_page(guard) || exhausted)) {
+		if (s->size - s->guard == size && (s->guard == guard || exhausted)) {
 			*pp = s->next;
 			c->n--;
 			gr_unlock(&c->lock);

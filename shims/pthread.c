@@ -40,16 +40,12 @@ GR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		int ds = PTHREAD_CREATE_JOINABLE;
 		pthread_attr_getdetachstate(attr, &ds);
 		ga.detached = ds == PTHREAD_CREATE_DETACHED;
-		/* pthread_attr_getstack computes an address even when none was
-		 * set; the deprecated getstackaddr tells (NULL: no stack given). */
-		void *addr = NULL, *top = NULL;
+		/* glibc's pthread_attr_getstack returns stackaddr - stacksize
+		 * even when no stack was set (stackaddr NULL): the sum tells. */
+		void *addr = NULL, *top;
 		size_t size = 0;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-		pthread_attr_getstackaddr(attr, &top);
-#pragma GCC diagnostic pop
-		if (top)
-			pthread_attr_getstack(attr, &addr, &size);
+		pthread_attr_getstack(attr, &addr, &size);
+		top = (char *)addr + size;
 		if (top) {
 			ga.stack_addr = addr;
 			ga.stack_size = size;

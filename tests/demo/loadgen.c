@@ -13,7 +13,7 @@
  * SO_SNDTIMEO), so it stops by itself even when the server hangs.
  * Output:
  *   RESULT name=demo_loadgen conns=C requests=C*R ok_requests=N errors=N
- *          seconds=S rps=X p50_us=X p99_us=X [server_peak_threads=N] ok=1
+ *          seconds=S rps=X p50_us=X p99_us=X max_us=X [server_peak_threads=N] ok=1
  * where errors = requests not answered correctly (a failed connection
  * counts all its R requests). Exit status 1 if errors > 0.
  *
@@ -221,8 +221,8 @@ int main(int argc, char **argv)
 	printf("RESULT name=demo_loadgen conns=%ld requests=%ld ok_requests=%ld errors=%ld seconds=%.3f",
 	       conns, conns * requests, ok, errors, secs);
 	if (ok)
-		printf(" rps=%.0f p50_us=%.1f p99_us=%.1f", ok / secs,
-		       all[(ok - 1) / 2], all[(ok * 99 + 99) / 100 - 1]);
+		printf(" rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f", ok / secs,
+		       all[(ok - 1) / 2], all[(ok * 99 + 99) / 100 - 1], all[ok - 1]);
 	if (server_pid > 0 && peak_threads > 0)
 		printf(" server_peak_threads=%ld", peak_threads);
 	printf(" ok=%d\n", errors == 0);

@@ -337,8 +337,9 @@ END_TEST
  * own queues and drain them. Every G must be seen exactly once, by someone.
  * The owner keeps going until the thieves have stolen `steals` Gs (on a
  * loaded machine they may get little CPU at first), up to CONC_MAX Gs.
- *   ring mode: every 7th put is a runnext, the owner pops every other G, and
- *     a full ring spills half to a batch: thieves race the owner on head.
+ *   ring mode: every 7th put is a runnext, the owner pops every other G,
+ *     and a full ring mostly waits for the thieves, sometimes spills half
+ *     to a batch: thieves race the owner (get, put_slow) on head.
  *   runnext mode: every put is a runnext and the owner pops it right away:
  *     thieves (steal_next) race the owner on runnext. */
 #define CONC_MIN 200000u
@@ -396,6 +397,12 @@ static void run_concurrent(bool runnext_mode, uint32_t steals)
 			break;
 		struct gr_g *over;
 		if (!gr_runq_put(&q, fake(i), runnext_mode || i % 7 == 0, &over)) {
+			/* Full: mostly give the thieves a turn, sometimes spill. */
+			if (i % 8 != 0) {
+				sched_yield();
+				if (gr_runq_put(&q, over, false, &over))
+					goto popped;
+			}
 			for (;;) {
 				uint32_t n = gr_runq_put_slow(&q, over, batch);
 				if (n) {
@@ -408,6 +415,12 @@ static void run_concurrent(bool runnext_mode, uint32_t steals)
 					break;
 			}
 		}
+	popped:
+		/* Let the thieves in while the queue holds work (and runnext
+		 * is set): with fewer CPUs than threads they would otherwise
+		 * only ever see it empty. */
+		if (i % 64 == 0)
+			sched_yield();
 		if (runnext_mode || i % 2 == 0) {
 			struct gr_g *g = gr_runq_get(&q);
 			if (g)
@@ -437,7 +450,7 @@ static void run_concurrent(bool runnext_mode, uint32_t steals)
 
 START_TEST(test_runq_concurrent_steal_sees_each_once)
 {
-	run_concurrent(false, 100000);
+	run_concurrent(false, 1000000);
 }
 END_TEST
 
