@@ -366,7 +366,12 @@ static struct gr_g *stealwork(struct gr_m *m, int64_t now)
 				if (g)
 					return g;
 			}
-			struct gr_g *g = gr_runq_steal(&p->runq, &v->runq, round == 3);
+			/* runnext of a P whose M is running is left alone: that G
+			 * was just readied by the running G, which will usually
+			 * block soon and hand over its time slice to it. */
+			uint32_t st = GR_PSTATE(atomic_load(&v->status));
+			bool steal_next = round == 3 && st != P_RUNNING && st != P_USER;
+			struct gr_g *g = gr_runq_steal(&p->runq, &v->runq, steal_next);
 			if (g)
 				return g;
 		}
@@ -380,8 +385,9 @@ static struct gr_g *findrunnable(struct gr_m *m)
 	struct gr_g *g;
 top:;
 	struct gr_p *p = m->p;
-	int64_t now = gr_nanotime();
-	gr_timers_run(&p->timers, now);
+	int64_t now = gr_timers_next(&p->timers) == INT64_MAX ? 0 : gr_nanotime();
+	if (now)
+		gr_timers_run(&p->timers, now);
 	if (p->schedtick % 61 == 0 && atomic_load(&gr_sched.runqsize) > 0) {
 		gr_lock(&gr_sched.lock);
 		g = globrunqget_locked(p, 1);
@@ -403,7 +409,7 @@ top:;
 		m->spinning = true;
 		atomic_fetch_add(&gr_sched.nmspinning, 1);
 	}
-	if (m->spinning && (g = stealwork(m, now)))
+	if (m->spinning && (g = stealwork(m, now ? now : gr_nanotime())))
 		goto found;
 
 	/* Nothing: give up the P. */
@@ -555,7 +561,7 @@ void gr_park(bool (*unlockf)(struct gr_g *, void *), void *arg, int reason)
 	struct gr_g *g = gr_curg;
 	struct parkargs pa = { unlockf, arg };
 	g->waitreason = reason;
-	g->waitsince = gr_nanotime();
+	g->waitsince = gr_nanotime_coarse();
 	mcall(park_m, &pa);
 	g->waitreason = WAIT_NONE;
 	gr_enter(g);

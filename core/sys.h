@@ -65,6 +65,15 @@ static inline int64_t gr_nanotime(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Coarse monotonic time (a few ms resolution, a few ns to read): for
+ * bookkeeping such as how long a G has waited. */
+static inline int64_t gr_nanotime_coarse(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static inline void gr_cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 
 #endif

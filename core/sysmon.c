@@ -215,6 +215,7 @@ static void *sysmon(void *arg)
 	gr_allm = m;
 	gr_unlock(&gr_allm_lock);
 
+	int idle = 0;
 	int64_t delay = 20000, last_trace = gr_nanotime(), last_scavenge = last_trace;
 	for (;;) {
 		struct timespec ts = { 0, delay };
@@ -231,10 +232,19 @@ static void *sysmon(void *arg)
 				}
 			}
 		}
-		if (acted || atomic_load(&gr_sched.npidle) < gr_sched.nprocs)
+		/* Back off as Go's sysmon does: 20 us while it finds work, doubling
+		 * after 50 idle rounds, to 1 ms while any P is busy (a blocked
+		 * thread is then noticed within about a millisecond), 10 ms when
+		 * the program is idle. */
+		int64_t cap = atomic_load(&gr_sched.npidle) < gr_sched.nprocs ? 1000000 : 10000000;
+		if (acted) {
 			delay = 20000;
-		else if (delay < 10000000)
+			idle = 0;
+		} else if (++idle > 50 && delay < cap) {
 			delay *= 2;
+		}
+		if (delay > cap)
+			delay = cap;
 		if (gr_cfg.schedtrace_ms > 0 && now - last_trace >= (int64_t)gr_cfg.schedtrace_ms * 1000000) {
 			last_trace = now;
 			schedtrace(now);

@@ -22,6 +22,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,60 +67,93 @@ static const char *env(const char *name)
 	return getenv(name);
 }
 
-/* Read a cgroup file of ours: v2 (unified "0::/path") or v1 with ctrl. */
-static int cgroup_read(const char *ctrl, const char *file, char *out, size_t n)
+static int read_small(const char *path, char *out, size_t n)
 {
-	char buf[4096], path[512];
-	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
 		return -1;
-	ssize_t len = gr_sys(SYS_read, fd, buf, sizeof buf - 1);
-	gr_sys(SYS_close, fd, 0, 0);
-	if (len <= 0)
+	ssize_t k = gr_sys(SYS_read, f, out, n - 1);
+	gr_sys(SYS_close, f, 0, 0);
+	if (k <= 0)
 		return -1;
-	buf[len] = 0;
+	out[k] = 0;
+	return 0;
+}
+
+/* CPUs allowed by one cgroup directory's quota, or INT_MAX for none. */
+static int quota_cpus(const char *dir, bool v2)
+{
+	char path[600], a[128], b[128];
+	long quota = -1, period = 0;
+	if (v2) {
+		gr_fmt(path, sizeof path, "%s/cpu.max", dir);
+		if (read_small(path, a, sizeof a) == 0 && strncmp(a, "max", 3) != 0) {
+			quota = atol(a);
+			char *sp = strchr(a, ' ');
+			period = sp ? atol(sp + 1) : 100000;
+		}
+	} else {
+		gr_fmt(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+		if (read_small(path, a, sizeof a) == 0) {
+			gr_fmt(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+			if (read_small(path, b, sizeof b) == 0) {
+				quota = atol(a);
+				period = atol(b);
+			}
+		}
+	}
+	if (quota <= 0 || period <= 0)
+		return INT_MAX;
+	return (int)((quota + period - 1) / period);
+}
+
+/* The tightest CPU quota on the path from our cgroup up to the root of
+ * each hierarchy that has the cpu controller (v1 "cpu", or v2). */
+static int cgroup_cpus(void)
+{
+	static const struct { const char *mount; bool v2; } roots[] = {
+		{ "/sys/fs/cgroup", true }, { "/sys/fs/cgroup/unified", true },
+		{ "/sys/fs/cgroup/cpu", false }, { "/sys/fs/cgroup/cpu,cpuacct", false },
+	};
+	char buf[4096];
+	int best = INT_MAX;
+	if (read_small("/proc/self/cgroup", buf, sizeof buf) < 0)
+		return best;
 	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
 		*c2 = 0;
-		const char *ctrls = c1 + 1, *cg = c2 + 1;
-		bool v2 = *ctrls == 0;
-		if (!v2 && !strstr(ctrls, ctrl))
+		bool v2 = c1[1] == 0;
+		if (!v2 && !strstr(c1 + 1, "cpu"))
 			continue;
-		/* Walk from our cgroup up to the root; the tightest limit wins
-		 * (the caller takes the minimum over calls). */
-		char rel[512];
-		gr_fmt(rel, sizeof rel, "%s", cg);
-		for (;;) {
-			gr_fmt(path, sizeof path, v2 ? "/sys/fs/cgroup%s/%s" : "/sys/fs/cgroup/%s%s/%s",
-			       v2 ? rel : ctrl, v2 ? file : rel, file);
-			if (v2)
-				gr_fmt(path, sizeof path, "/sys/fs/cgroup%s/%s", rel, file);
-			int f = open(path, O_RDONLY | O_CLOEXEC);
-			if (f >= 0) {
-				ssize_t k = gr_sys(SYS_read, f, out, n - 1);
-				gr_sys(SYS_close, f, 0, 0);
-				if (k > 0) {
-					out[k] = 0;
-					return 0;
-				}
-			}
-			char *slash = strrchr(rel, '/');
-			if (!slash || slash == rel) {
-				if (strcmp(rel, "/") == 0 || rel[0] == 0)
-					break;
-				strcpy(rel, "/");
+		for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
+			if (roots[r].v2 != v2)
 				continue;
+			char rel[512];
+			gr_fmt(rel, sizeof rel, "%s", c2 + 1);
+			for (;;) {	/* this cgroup, then each parent */
+				char dir[600];
+				gr_fmt(dir, sizeof dir, "%s%s", roots[r].mount, strcmp(rel, "/") ? rel : "");
+				int q = quota_cpus(dir, v2);
+				if (q < best)
+					best = q;
+				char *slash = strrchr(rel, '/');
+				if (!slash || strcmp(rel, "/") == 0)
+					break;
+				if (slash == rel)
+					rel[1] = 0;
+				else
+					*slash = 0;
 			}
-			*slash = 0;
 		}
 	}
-	return -1;
+	return best;
 }
 
 /* CPUs this process may really use: affinity, capped by the CPU quota of
- * its cgroup (v1 cpu.cfs_quota_us / cpu.cfs_period_us, v2 cpu.max). */
+ * its cgroup and its parents (v1 cpu.cfs_quota_us / cpu.cfs_period_us,
+ * v2 cpu.max), rounded up. */
 static int usable_cpus(void)
 {
 	cpu_set_t set;
@@ -128,24 +162,9 @@ static int usable_cpus(void)
 		n = CPU_COUNT(&set);
 	if (n <= 0)
 		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	char a[128], b[128];
-	long quota = -1, period = 0;
-	if (cgroup_read("cpu", "cpu.max", a, sizeof a) == 0) {
-		if (strncmp(a, "max", 3) != 0) {
-			quota = atol(a);
-			char *sp = strchr(a, ' ');
-			period = sp ? atol(sp + 1) : 100000;
-		}
-	} else if (cgroup_read("cpu", "cpu.cfs_quota_us", a, sizeof a) == 0 &&
-		   cgroup_read("cpu", "cpu.cfs_period_us", b, sizeof b) == 0) {
-		quota = atol(a);
-		period = atol(b);
-	}
-	if (quota > 0 && period > 0) {
-		int q = (int)((quota + period - 1) / period);
-		if (q < n)
-			n = q;
-	}
+	int q = cgroup_cpus();
+	if (q < n)
+		n = q;
 	return n < 1 ? 1 : n;
 }
 

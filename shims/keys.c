@@ -95,7 +95,7 @@ GR_EXPORT int pthread_setspecific(pthread_key_t key, const void *value)
 			return ENOMEM;
 		sp[key / L2] = blk;
 	}
-	*((char *)tp + gr_tls.off_specific + L2 * sizeof(void *)) = 1;	/* specific_used */
+	*(bool *)((char *)tp + gr_tls.off_specific + L2 * sizeof(void *)) = true;	/* specific_used */
 	blk[key % L2].seq = seq;
 	blk[key % L2].data = (void *)value;
 	return 0;
@@ -107,6 +107,10 @@ static void run_exit_destructors(struct gr_g *g)
 {
 	gr_real.call_tls_dtors();
 	void *tp = g->tp;
+	bool *used = (bool *)((char *)tp + gr_tls.off_specific + L2 * sizeof(void *));
+	if (!*used)
+		return;		/* never called pthread_setspecific */
+	*used = false;
 	struct keydata **sp = specific(tp);
 	for (int round = 0; round < PTHREAD_DESTRUCTOR_ITERATIONS; round++) {
 		bool again = false;

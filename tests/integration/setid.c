@@ -99,12 +99,21 @@ static int check_tasks(void)
             }
         }
         fclose(f);
-        for (int i = 0; i < 4; i++) {
-            CHECK(uid[i] == NOBODY, "task %s still has uid %d (field %d)", de->d_name, uid[i], i);
-            CHECK(gid[i] == NOBODY, "task %s still has gid %d (field %d)", de->d_name, gid[i], i);
+        char comm[64] = "?";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        if ((f = fopen(path, "r"))) {
+            if (fgets(comm, sizeof comm, f))
+                comm[strcspn(comm, "\n")] = 0;
+            fclose(f);
         }
-        CHECK(ngroups == 1 && groups == NOBODY, "task %s has %d groups (last %d)", de->d_name,
-              ngroups, groups);
+        for (int i = 0; i < 4; i++) {
+            CHECK(uid[i] == NOBODY, "task %s (%s, pid %d) still has uid %d (field %d)",
+                  de->d_name, comm, getpid(), uid[i], i);
+            CHECK(gid[i] == NOBODY, "task %s (%s, pid %d) still has gid %d (field %d)",
+                  de->d_name, comm, getpid(), gid[i], i);
+        }
+        CHECK(ngroups == 1 && groups == NOBODY, "task %s (%s, pid %d) has %d groups (last %d)",
+              de->d_name, comm, getpid(), ngroups, groups);
         n++;
     }
     closedir(d);
