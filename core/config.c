@@ -95,6 +95,7 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		{ "gctrace", offsetof(struct gr_config, gctrace) },
 		{ "asyncpreempt", offsetof(struct gr_config, asyncpreempt) },
 		{ "retaketrace", offsetof(struct gr_config, retaketrace) },
+		{ "native", offsetof(struct gr_config, native) },
 	};
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
 		if (strcmp(key, bools[i].key) == 0) {

@@ -32,6 +32,7 @@ struct gr_config {
 	bool gctrace;		/* gctrace=1 */
 	bool asyncpreempt;	/* asyncpreempt=0 turns asynchronous preemption off */
 	bool retaketrace;	/* retaketrace=1: print each P retake with the blocked PC */
+	bool native;		/* native=1: run on native threads, as for an unknown glibc */
 	int blockprofile;	/* blockprofile=1: print per-site retake counts at exit */
 };
 

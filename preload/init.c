@@ -207,7 +207,11 @@ void gr_ensure_init(void)
 		strip_preload();
 	gr_arch_init();
 	char why[256];
-	if (gr_tls_init(why, sizeof why) < 0) {
+	if (gr_cfg.native) {
+		/* The same fallback an unknown glibc takes; also a kill switch. */
+		gr_printf("libgrun: GRUN_DEBUG=native=1; running on native threads\n");
+		gr_native = true;
+	} else if (gr_tls_init(why, sizeof why) < 0) {
 		gr_printf("libgrun: %s; running on native threads\n", why);
 		gr_native = true;
 	}
