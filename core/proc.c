@@ -661,29 +661,31 @@ struct gr_p *gr_enter_slow(struct gr_g *g)
 	}
 }
 
-void gr_syscall_enter(struct gr_g *g)
+bool gr_syscall_enter(struct gr_g *g)
 {
 	if (!g || g->pinned)
-		return;
+		return false;
 	struct gr_m *m = g->m;
 	struct gr_p *p = m->p;
 	uint32_t w = GR_PWORD(m, P_USER);
-	if (p && atomic_compare_exchange_strong(&p->status, &w, GR_PWORD(m, P_SYSCALL)))
-		atomic_fetch_add_explicit(&p->tick, 1, memory_order_relaxed);
+	/* Fails when the P is already gone (we will find out at the next
+	 * entry) or when a signal handler runs on top of runtime code
+	 * (P_RUNNING): then the call is made without touching the P. */
+	if (!p || !atomic_compare_exchange_strong(&p->status, &w, GR_PWORD(m, P_SYSCALL)))
+		return false;
+	atomic_fetch_add_explicit(&p->tick, 1, memory_order_relaxed);
+	return true;
 }
 
-void gr_syscall_exit(struct gr_g *g)
+void gr_syscall_exit(struct gr_g *g, bool entered)
 {
-	if (!g || g->pinned)
+	if (!entered)
 		return;
 	struct gr_m *m = g->m;
-	struct gr_p *p = m->p;
 	uint32_t w = GR_PWORD(m, P_SYSCALL);
-	if (p && atomic_compare_exchange_strong(&p->status, &w, GR_PWORD(m, P_USER)))
+	if (likely(atomic_compare_exchange_strong(&m->p->status, &w, GR_PWORD(m, P_USER))))
 		return;
-	w = GR_PWORD(m, P_USER);
-	if (p && atomic_load(&p->status) == w)
-		return;		/* never entered (the P was lost before the call) */
+	/* sysmon handed the P to another M while we were in the kernel. */
 	gr_enter_slow(g);
 	gr_leave(g);
 }

@@ -182,9 +182,10 @@ static inline void gr_leave(struct gr_g *g)
 }
 
 /* Blocking system call bracket for shims: the P may be handed to another M
- * while the call blocks (sysmon, after 20 us). NULL g: no-op. */
-GR_HIDDEN void gr_syscall_enter(struct gr_g *g);
-GR_HIDDEN void gr_syscall_exit(struct gr_g *g);
+ * while the call blocks (sysmon, after 20 us). NULL g: no-op. Pass what
+ * enter returned to exit. */
+GR_HIDDEN bool gr_syscall_enter(struct gr_g *g);
+GR_HIDDEN void gr_syscall_exit(struct gr_g *g, bool entered);
 
 /* True when the caller is a G that may park (scheduler running, G not
  * pinned). Otherwise waits must block the thread (kernel futex). */

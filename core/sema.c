@@ -180,9 +180,9 @@ int gr_sema_wake(_Atomic uint32_t *addr, int n)
 int gr_sema_wait_shared(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
 	struct gr_g *g = gr_getg();
-	gr_syscall_enter(g);
+	bool entered = gr_syscall_enter(g);
 	int r = kernel_wait(addr, val, deadline, true);
-	gr_syscall_exit(g);
+	gr_syscall_exit(g, entered);
 	return r;
 }
 

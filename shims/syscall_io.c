@@ -23,9 +23,9 @@
 static inline long blocking(long nr, long a, long b, long c, long d, long e, long f)
 {
 	struct gr_g *g = gr_getg();
-	gr_syscall_enter(g);
+	bool entered = gr_syscall_enter(g);
 	long r = gr_sys6(nr, a, b, c, d, e, f);
-	gr_syscall_exit(g);
+	gr_syscall_exit(g, entered);
 	return gr_errno_ret(r);
 }
 #define B3(nr, a, b, c) blocking(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
