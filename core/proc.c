@@ -239,6 +239,8 @@ static void stopm(struct gr_m *m, int64_t deadline)
 
 static void mstart_thread_common(struct gr_m *m);
 static void *mstart(void *arg);
+GR_HIDDEN void gr_identity_register(struct gr_m *m);
+GR_HIDDEN void gr_identity_wait_registered(struct gr_m *m);
 
 static void newm(struct gr_p *p, bool spinning)
 {
@@ -262,6 +264,7 @@ static void newm(struct gr_p *p, bool spinning)
 	pthread_attr_destroy(&attr);
 	if (r != 0)
 		gr_throwf("newm: cannot create an OS thread", "pthread_create: error %d", r);
+	gr_identity_wait_registered(m);
 }
 
 static void startm(struct gr_p *p, bool spinning)
@@ -734,6 +737,7 @@ void gr_timer_armed(int64_t when)
 
 /* --- G life cycle --- */
 
+/* A zeroed G (its allg link kept): from the free list or new. */
 static struct gr_g *galloc(void)
 {
 	gr_lock(&gfree_lock);
@@ -741,8 +745,12 @@ static struct gr_g *galloc(void)
 	if (g)
 		gfree_plain = g->schedlink;
 	gr_unlock(&gfree_lock);
-	if (g)
+	if (g) {
+		struct gr_g *next = g->allnext;
+		memset(g, 0, sizeof *g);
+		g->allnext = next;
 		return g;
+	}
 	g = fixalloc(sizeof *g + sizeof(struct gr_stack));
 	gr_lock(&gr_allg_lock);
 	g->allnext = gr_allg;
@@ -797,7 +805,6 @@ int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, stru
 
 	if (attr->stack_addr) {
 		g = galloc();
-		memset(g, 0, sizeof *g);
 		g->user_stack = true;
 		top = (char *)attr->stack_addr + size;
 		if (size < gr_tls_block_size() + 4096)
@@ -817,7 +824,6 @@ int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, stru
 			gr_tls_reset(tp);
 		} else {
 			g = galloc();
-			memset(g, 0, sizeof *g);
 			int r = gr_stack_map(gstack(g), size, guard);
 			if (r < 0)
 				return r;
@@ -984,13 +990,8 @@ static void mstart_thread_common(struct gr_m *m)
 	m->cursigmask = ~0ull;
 	stack_t ss = { .ss_sp = fixalloc(64 << 10), .ss_size = 64 << 10 };
 	gr_real.sigaltstack(&ss, NULL);
-	gr_lock(&gr_allm_lock);
-	m->allnext = gr_allm;
-	gr_allm = m;
-	gr_unlock(&gr_allm_lock);
+	gr_identity_register(m);
 }
-
-GR_HIDDEN void gr_identity_catch_up(struct gr_m *m);
 
 static void *mstart(void *arg)
 {
@@ -998,7 +999,6 @@ static void *mstart(void *arg)
 	m->tcb = gr_arch_get_tp();
 	mstart_thread_common(m);
 	gr_m_block_signals(m);
-	gr_identity_catch_up(m);
 	acquirep(m, m->nextp);
 	m->nextp = NULL;
 	schedule(m);
@@ -1070,7 +1070,6 @@ int gr_sched_start(void)
 
 	/* G1: the running initial thread, with its own TCB. */
 	struct gr_g *g1 = galloc();
-	memset(g1, 0, sizeof *g1);
 	g1->is_main = true;
 	g1->tp = gr_arch_get_tp();
 	g1->goid = atomic_fetch_add(&gr_sched.goidgen, 1) + 1;

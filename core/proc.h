@@ -105,6 +105,7 @@ struct gr_m {
 	long xid_nr, xid_args[3];
 	long xid_result;
 	pthread_t pthread;		/* real pthread handle (0 for M0) */
+	_Atomic uint32_t registered;	/* futex: 1 once on allm with current credentials */
 	int64_t nretakes;
 };
 

@@ -35,6 +35,8 @@
 GR_HIDDEN extern struct gr_stackcache *gr_stackcache_global;
 
 static struct gr_m sysmon_m;
+GR_HIDDEN void gr_identity_register(struct gr_m *m);
+GR_HIDDEN void gr_identity_wait_registered(struct gr_m *m);
 _Atomic long gr_sysmon_retakes_syscall, gr_sysmon_retakes_blocked;
 
 /* Retake sites: the user-space PC the blocked thread will return to. */
@@ -210,10 +212,7 @@ static void *sysmon(void *arg)
 	m->tcb = gr_arch_get_tp();
 	m->tid = gr_gettid();
 	gr_curm = m;
-	gr_lock(&gr_allm_lock);
-	m->allnext = gr_allm;
-	gr_allm = m;
-	gr_unlock(&gr_allm_lock);
+	gr_identity_register(m);
 
 	int idle = 0;
 	int64_t delay = 20000, last_trace = gr_nanotime(), last_scavenge = last_trace;
@@ -274,5 +273,6 @@ void gr_sysmon_start(void)
 	pthread_attr_destroy(&attr);
 	if (r != 0)
 		gr_throw("sysmon: cannot create the monitor thread");
+	gr_identity_wait_registered(&sysmon_m);
 	gr_sched.sysmon = &sysmon_m;
 }

@@ -43,16 +43,33 @@ static struct gr_lock xid_lock;
 static _Atomic int xid_gen;
 static struct { uid_t ruid, euid, suid; gid_t rgid, egid, sgid; int ngroups; gid_t groups[256]; } creds;
 
-GR_HIDDEN void gr_identity_catch_up(struct gr_m *m)
+/* A new M or sysmon joins allm. Under xid_lock, so that a set*id
+ * broadcast either signals it or has finished and recorded the
+ * credentials, which it then applies here before running anything. */
+GR_HIDDEN void gr_identity_register(struct gr_m *m)
 {
-	if (!atomic_load(&xid_gen))
-		return;
 	gr_lock(&xid_lock);
-	if (creds.ngroups >= 0)
-		gr_sys(SYS_setgroups, creds.ngroups, creds.groups, 0);
-	gr_sys(SYS_setresgid, creds.rgid, creds.egid, creds.sgid);
-	gr_sys(SYS_setresuid, creds.ruid, creds.euid, creds.suid);
+	gr_lock(&gr_allm_lock);
+	m->allnext = gr_allm;
+	gr_allm = m;
+	gr_unlock(&gr_allm_lock);
+	if (atomic_load(&xid_gen)) {
+		if (creds.ngroups >= 0)
+			gr_sys(SYS_setgroups, creds.ngroups, creds.groups, 0);
+		gr_sys(SYS_setresgid, creds.rgid, creds.egid, creds.sgid);
+		gr_sys(SYS_setresuid, creds.ruid, creds.euid, creds.suid);
+	}
 	gr_unlock(&xid_lock);
+	atomic_store(&m->registered, 1);
+	gr_futex_wake(&m->registered, 1);
+}
+
+/* The creator of an M waits until it is registered: from then on every
+ * kernel thread of the process has the process's credentials. */
+GR_HIDDEN void gr_identity_wait_registered(struct gr_m *m)
+{
+	while (!atomic_load(&m->registered))
+		gr_futex_wait(&m->registered, 0, NULL);
 }
 
 /* Called in the runtime signal handler of an M with a request pending. */

@@ -80,6 +80,7 @@ START_TEST(test_config_defaults)
 	ck_assert(!cfg.scheddetail);
 	ck_assert(!cfg.gctrace);
 	ck_assert(!cfg.retaketrace);
+	ck_assert(!cfg.native);
 	ck_assert_int_eq(cfg.blockprofile, 0);
 	ck_assert_str_eq(warn, "");
 }
@@ -195,10 +196,11 @@ START_TEST(test_config_debug_parsed)
 	ck_assert_int_eq(cfg.schedtrace_ms, 100);
 	ck_assert(cfg.scheddetail);
 	ck_assert(!cfg.gctrace);
-	expect_ok("GRUN_DEBUG=asyncpreempt=0,gctrace=1,retaketrace=1,blockprofile=1");
+	expect_ok("GRUN_DEBUG=asyncpreempt=0,gctrace=1,retaketrace=1,native=1,blockprofile=1");
 	ck_assert(!cfg.asyncpreempt);
 	ck_assert(cfg.gctrace);
 	ck_assert(cfg.retaketrace);
+	ck_assert(cfg.native);
 	ck_assert_int_eq(cfg.blockprofile, 1);
 	ck_assert_int_eq(cfg.schedtrace_ms, 0);	/* not carried over from the last parse */
 }
