@@ -13,7 +13,10 @@ static int64_t ts_ns(const struct timespec *ts)
 
 GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
 {
-	if (unlikely(gr_native) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC &&
+	/* A thread that cannot park (the program before its first
+	 * pthread_create, a foreign or pinned thread) sleeps in the kernel,
+	 * with the kernel's EINTR and remaining-time semantics. */
+	if (unlikely(gr_native) || !gr_can_park(gr_getg()) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC &&
 				    clock != CLOCK_BOOTTIME && clock != CLOCK_TAI))
 		return REAL(clock_nanosleep)(clock, flags, req, rem);
 	if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000 || (!(flags & TIMER_ABSTIME) && req->tv_sec < 0))
@@ -34,7 +37,7 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 
 GR_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || !gr_can_park(gr_getg()))
 		return REAL(nanosleep)(req, rem);
 	int r = clock_nanosleep(CLOCK_MONOTONIC, 0, req, rem);
 	if (r) {
@@ -46,7 +49,7 @@ GR_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 
 GR_EXPORT int usleep(useconds_t us)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || !gr_can_park(gr_getg()))
 		return REAL(usleep)(us);
 	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
 	return nanosleep(&ts, NULL);
@@ -54,7 +57,7 @@ GR_EXPORT int usleep(useconds_t us)
 
 GR_EXPORT unsigned int sleep(unsigned int s)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || !gr_can_park(gr_getg()))
 		return REAL(sleep)(s);
 	struct timespec ts = { s, 0 };
 	nanosleep(&ts, NULL);

@@ -42,8 +42,8 @@ GR_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return B4(SY
 GR_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
 GR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	if (n > buflen)
-		__builtin_trap();	/* glibc's __chk_fail: buffer overflow */
+	if (n > buflen)	/* glibc reports the overflow and aborts */
+		return REAL(__read_chk)(fd, buf, n, buflen);
 	return read(fd, buf, n);
 }
 GR_EXPORT ssize_t recv(int fd, void *buf, size_t n, int fl) { return B6(SYS_recvfrom, fd, buf, n, fl, 0, 0); }
@@ -71,7 +71,7 @@ GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
 GR_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen)
 {
 	if (n > fdslen / sizeof *fds)
-		__builtin_trap();
+		return REAL(__poll_chk)(fds, n, ms, fdslen);
 	return poll(fds, n, ms);
 }
 GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
