@@ -382,6 +382,26 @@ static struct gr_g *stealwork(struct gr_m *m, int64_t now)
 	return NULL;
 }
 
+/* A spinning M that found nothing keeps looking for a few microseconds
+ * before it gives its P up: a program that readies Gs at a high rate
+ * (create/join, ping-pong through a condition variable) then finds an M
+ * already spinning, and gr_wakep costs no futex wake-up. */
+#define SPIN_NS 20000
+static bool spin_for_work(struct gr_m *m, struct gr_p *p)
+{
+	int64_t until = gr_nanotime() + SPIN_NS;
+	do {
+		for (int k = 0; k < 64; k++)
+			gr_cpu_relax();
+		if (atomic_load(&gr_sched.runqsize) > 0 || !gr_runq_empty(&p->runq))
+			return true;
+		for (int i = 0; i < gr_sched.nprocs; i++)
+			if (gr_runq_len(&gr_sched.allp[i].runq) > 0)
+				return true;
+	} while (gr_nanotime() < until);
+	return false;
+}
+
 /* Returns a G to run, with m->p held (P_RUNNING). */
 static struct gr_g *findrunnable(struct gr_m *m)
 {
@@ -414,6 +434,8 @@ top:;
 	}
 	if (m->spinning && (g = stealwork(m, now ? now : gr_nanotime())))
 		goto found;
+	if (m->spinning && spin_for_work(m, p))
+		goto top;
 
 	/* Nothing: give up the P. */
 	gr_lock(&gr_sched.lock);
