@@ -195,6 +195,18 @@ static inline bool gr_can_park(struct gr_g *g)
 	return g && !g->pinned;
 }
 
+/* Worth spinning on a lock held by someone else? Only when another P runs
+ * (the holder may be running) and this P has nothing else to run: Go's
+ * sync.Mutex rule. Racy reads are fine: it is a heuristic. */
+static inline bool gr_can_spin(struct gr_g *g)
+{
+	if (!g || g->pinned || gr_sched.nprocs < 2)
+		return g == NULL;	/* a kernel thread can always spin */
+	struct gr_p *p = g->m->p;
+	return p && gr_runq_empty(&p->runq) &&
+	       atomic_load_explicit(&gr_sched.npidle, memory_order_relaxed) < gr_sched.nprocs - 1;
+}
+
 /* Park the calling G (which has done gr_enter). unlockf(g, arg) runs on g0
  * after the G is saved; returning false from it cancels the park (the G
  * continues at once). Returns with the P entered again. */

@@ -39,14 +39,15 @@ int gr_self_tid(void)
 
 static int lock_slow(struct mtx *m, int64_t deadline, bool shared)
 {
-	/* Spin a little first: the holder may be running on another M. */
-	for (int i = 0; i < 64; i++) {
+	/* Spin a little first when the holder may be running on another M. */
+	for (int i = gr_can_spin(gr_getg()) ? 0 : 4; i < 4; i++) {
 		uint32_t z = 0;
 		if (atomic_load_explicit(&m->lock, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_weak_explicit(&m->lock, &z, 1, memory_order_acquire,
 							  memory_order_relaxed))
 			return 0;
-		__asm__ volatile("pause");
+		for (int k = 0; k < 30; k++)
+			__asm__ volatile("pause");
 	}
 	while (atomic_exchange_explicit(&m->lock, 2, memory_order_acquire) != 0) {
 		int r = shared ? gr_sema_wait_shared(&m->lock, 2, deadline)
