@@ -77,8 +77,10 @@ struct gr_g {
 	_Atomic int detach;		/* enum gr_detach */
 	_Atomic uint32_t exited;	/* 0 running, 1 exiting, 2 off its stack (join waits) */
 	/* waiting */
-	int waitreason;
-	int64_t waitsince;
+	int waitreason;			/* enum gr_waitreason while parked */
+	int64_t waitsince;		/* coarse monotonic ns when it parked */
+	void *waitaddr;			/* the word it waits on (sema), or NULL */
+	void *createpc;			/* return address of its pthread_create call */
 	struct gr_timer timer;		/* sleep and timed waits */
 	uint64_t sigmask;		/* kernel signal mask while it runs */
 	char name[16];

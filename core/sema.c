@@ -137,7 +137,9 @@ int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int rea
 		gr_timer_add(&p->timers, &g->timer);
 		gr_timer_armed(deadline);
 	}
+	g->waitaddr = addr;
 	gr_park(unlock_bucket, b, reason);
+	g->waitaddr = NULL;
 	if (deadline >= 0)
 		gr_timer_stop(&g->timer);
 	int state = s.state;

@@ -70,6 +70,7 @@ GR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	int r = gr_gcreate(&ga, fn, arg, &g);
 	if (r < 0)
 		return -r;
+	g->createpc = __builtin_return_address(0);
 	*thread = (pthread_t)g->tp;
 	return 0;
 }
