@@ -973,6 +973,8 @@ void gr_pin(void)
 	struct gr_p *p = gr_enter(g);
 	struct gr_m *m = g->m;
 	g->pinned = true;
+	/* PI futexes and glibc's own checks need the real tid in the TCB. */
+	*(int *)((char *)g->tp + gr_tls.off_tid) = m->tid;
 	/* The G now runs like a native thread on this kernel thread: the P
 	 * goes to another M and this M serves only g from now on. */
 	m->p = NULL;
@@ -1030,6 +1032,17 @@ static void *mstart(void *arg)
 static void m0_g0_main(void *arg)
 {
 	schedule(arg);
+}
+
+void gr_sched_default_stack_changed(void)
+{
+	pthread_attr_t a;
+	size_t sz;
+	if (gr_cfg.stack || pthread_getattr_default_np(&a) != 0)
+		return;
+	if (pthread_attr_getstacksize(&a, &sz) == 0)
+		default_stack = sz;
+	pthread_attr_destroy(&a);
 }
 
 void gr_sched_init(int nprocs)

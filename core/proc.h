@@ -25,6 +25,7 @@
 #ifndef GR_PROC_H
 #define GR_PROC_H
 
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -83,7 +84,11 @@ struct gr_g {
 	void *createpc;			/* return address of its pthread_create call */
 	struct gr_timer timer;		/* sleep and timed waits */
 	uint64_t sigmask;		/* kernel signal mask while it runs */
+	int schedpolicy, schedprio;	/* recorded by pthread_setschedparam */
+	bool affinity_set;
+	cpu_set_t affinity;		/* recorded by pthread_setaffinity_np */
 	char name[16];
+	void *robust;			/* robust mutexes held (shims/mutex.c) */
 };
 
 struct gr_m {
@@ -163,6 +168,8 @@ static inline struct gr_g *gr_getg(void) { return gr_curg; }
  * Called by the first pthread_create. Returns 0 or -errno. */
 GR_HIDDEN int gr_sched_start(void);
 GR_HIDDEN void gr_sched_init(int nprocs);
+/* pthread_setattr_default_np changed the default stack size. */
+GR_HIDDEN void gr_sched_default_stack_changed(void);
 
 /* Runtime entry from G code (see the header comment). Returns the P. */
 GR_HIDDEN struct gr_p *gr_enter_slow(struct gr_g *g);

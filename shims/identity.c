@@ -21,6 +21,7 @@
 #include "shims/shim.h"
 #include "core/lock.h"
 #include "core/sys.h"
+#include "core/sema.h"
 
 #include <grp.h>
 #include <sched.h>
@@ -195,6 +196,50 @@ GR_EXPORT int capset(void *hdr, const void *data)
 	return (int)gr_errno_ret(gr_sys(SYS_capset, hdr, data, 0));
 }
 
+/* Private futex waits made through syscall() (libstdc++'s futures,
+ * atomic::wait, latches and static-init guards; other runtimes) park the
+ * G on the same wait queue; wakes reach green waiters and, with a real
+ * FUTEX_WAKE, anyone waiting in the kernel on the word. */
+static long futex_call(long addr, long op, long val, long tsp, long a5, long a6)
+{
+	int cmd = (int)(op & FUTEX_CMD_MASK);
+	bool priv = op & FUTEX_PRIVATE_FLAG;
+	uint32_t bitset = (uint32_t)a6;
+	bool any_bit = (cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAKE_BITSET) || bitset == 0xffffffffu;
+	if (!priv || gr_native || !any_bit)
+		return gr_errno_ret(gr_sys6(SYS_futex, addr, op, val, tsp, a5, a6));
+	const struct timespec *ts = (const struct timespec *)tsp;
+	switch (cmd) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET: {
+		int64_t deadline = -1;
+		if (ts) {
+			if (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+				return gr_errno_ret(-EINVAL);
+			if (cmd == FUTEX_WAIT)	/* relative, CLOCK_MONOTONIC */
+				deadline = gr_nanotime() + (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+			else
+				deadline = gr_deadline_from_abs(op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME
+											   : CLOCK_MONOTONIC, ts);
+		}
+		int r = gr_sema_wait((_Atomic uint32_t *)addr, (uint32_t)val, deadline, WAIT_SEMA);
+		return gr_errno_ret(r == -EAGAIN || r == -ETIMEDOUT ? r : 0);
+	}
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET: {
+		int n = gr_sema_wake((_Atomic uint32_t *)addr, (int)val);
+		if (n < val) {
+			long k = gr_futex_wake((void *)addr, (int)(val - n));
+			if (k > 0)
+				n += (int)k;
+		}
+		return n;
+	}
+	default:
+		return gr_errno_ret(gr_sys6(SYS_futex, addr, op, val, tsp, a5, a6));
+	}
+}
+
 /* syscall(2): the ids and pinning calls above keep their meaning when a
  * program makes them through syscall(); everything else passes through. */
 GR_EXPORT long syscall(long nr, ...)
@@ -205,6 +250,8 @@ GR_EXPORT long syscall(long nr, ...)
 	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
 	va_end(ap);
 	switch (nr) {
+	case SYS_futex:
+		return futex_call(a, b, c, d, e, f);
 	case SYS_gettid:
 		return gettid();
 	case SYS_setuid: case SYS_setgid: case SYS_setreuid: case SYS_setregid:

@@ -103,9 +103,21 @@ GR_EXPORT int pthread_setspecific(pthread_key_t key, const void *value)
 
 /* At G exit: C++ thread_local destructors first, then key destructors (the
  * order glibc's start_thread uses), then the key blocks are freed. */
+GR_HIDDEN void gr_mutex_exit(struct gr_g *g);
+
+static void run_key_destructors(struct gr_g *g);
+
+/* G exit, in glibc's order: C++ thread_local destructors, pthread key
+ * destructors, then the robust mutexes still held are released as dead. */
 static void run_exit_destructors(struct gr_g *g)
 {
 	gr_real.call_tls_dtors();
+	run_key_destructors(g);
+	gr_mutex_exit(g);
+}
+
+static void run_key_destructors(struct gr_g *g)
+{
 	void *tp = g->tp;
 	bool *used = (bool *)((char *)tp + gr_tls.off_specific + L2 * sizeof(void *));
 	if (!*used)

@@ -29,7 +29,20 @@ struct mtx {
 	_Atomic int owner;
 	unsigned int nusers;
 	int kind;
+	short robust;		/* __spins: robust state, see below */
+	short elision;
+	struct mtx *prev, *next;/* __list: the holder's list of robust mutexes */
 };
+_Static_assert(sizeof(struct mtx) == sizeof(pthread_mutex_t), "mutex layout");
+
+/* Robust mutexes (private ones held by Gs): each G keeps the robust mutexes
+ * it holds on a list through __list; when it ends holding one, the mutex
+ * is released in state OWNER_DIED and the next locker gets EOWNERDEAD.
+ * Unlocking without pthread_mutex_consistent makes it NOT_RECOVERABLE. */
+enum { ROBUST_OK, ROBUST_INCONSISTENT, ROBUST_NOTRECOVERABLE, ROBUST_OWNER_DIED };
+#define KIND_ROBUST 16
+#define KIND_PI 32
+#define KIND_PP 64
 
 int gr_self_tid(void)
 {
@@ -56,6 +69,61 @@ static int lock_slow(struct mtx *m, int64_t deadline, bool shared)
 			return ETIMEDOUT;
 	}
 	return 0;
+}
+
+static int do_unlock(struct mtx *m);
+
+static int robust_acquired(struct mtx *m)
+{
+	struct gr_g *g = gr_getg();
+	if (m->robust == ROBUST_NOTRECOVERABLE) {
+		do_unlock(m);
+		return ENOTRECOVERABLE;
+	}
+	if (g) {
+		m->prev = NULL;
+		m->next = g->robust;
+		if (g->robust)
+			((struct mtx *)g->robust)->prev = m;
+		g->robust = m;
+	}
+	if (m->robust == ROBUST_OWNER_DIED) {
+		m->robust = ROBUST_INCONSISTENT;
+		return EOWNERDEAD;
+	}
+	return 0;
+}
+
+static void robust_released(struct mtx *m)
+{
+	struct gr_g *g = gr_getg();
+	if (g && (m->prev || g->robust == m)) {
+		if (m->prev)
+			m->prev->next = m->next;
+		else
+			g->robust = m->next;
+		if (m->next)
+			m->next->prev = m->prev;
+	}
+	m->prev = m->next = NULL;
+	if (m->robust == ROBUST_INCONSISTENT)
+		m->robust = ROBUST_NOTRECOVERABLE;
+}
+
+/* At G exit: release every robust mutex it still holds, marked dead. */
+static void robust_exit(struct gr_g *g)
+{
+	while (g->robust) {
+		struct mtx *m = g->robust;
+		g->robust = m->next;
+		m->prev = m->next = NULL;
+		m->robust = ROBUST_OWNER_DIED;
+		m->count = 1;
+		atomic_store(&m->owner, 0);
+		m->nusers--;
+		if (atomic_exchange_explicit(&m->lock, 0, memory_order_release) == 2)
+			gr_sema_wake(&m->lock, 1);
+	}
 }
 
 static inline int do_lock(struct mtx *m, int64_t deadline, bool try)
@@ -90,12 +158,24 @@ static inline int do_lock(struct mtx *m, int64_t deadline, bool try)
 	atomic_store_explicit(&m->owner, self, memory_order_relaxed);
 	m->count = 1;
 	m->nusers++;
+	if (unlikely(kind & KIND_ROBUST))
+		return robust_acquired(m);
 	return 0;
 }
 
-static inline int do_unlock(struct mtx *m)
+static int do_unlock(struct mtx *m)
 {
 	int type = KIND_TYPE(m->kind);
+	if (unlikely(m->kind & KIND_ROBUST)) {
+		if (atomic_load_explicit(&m->owner, memory_order_relaxed) != gr_self_tid())
+			return EPERM;
+		if (type == PTHREAD_MUTEX_RECURSIVE && m->count > 1) {
+			m->count--;
+			return 0;
+		}
+		robust_released(m);
+		type = PTHREAD_MUTEX_NORMAL;
+	}
 	if (type != PTHREAD_MUTEX_NORMAL) {
 		if (atomic_load_explicit(&m->owner, memory_order_relaxed) != gr_self_tid() ||
 		    atomic_load_explicit(&m->lock, memory_order_relaxed) == 0)
@@ -115,23 +195,50 @@ static inline int do_unlock(struct mtx *m)
 	return 0;
 }
 
+/* Priority-inheritance and priority-protect mutexes keep glibc's kernel
+ * implementation (the futex word holds the real tid): the G is pinned to
+ * its OS thread first. */
+static inline bool kernel_kind(pthread_mutex_t *mu)
+{
+	if (likely(!(((struct mtx *)mu)->kind & (KIND_PI | KIND_PP))))
+		return false;
+	gr_pin();
+	return true;
+}
+
 GR_EXPORT int pthread_mutex_lock(pthread_mutex_t *mu)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || kernel_kind(mu))
 		return REAL(pthread_mutex_lock)(mu);
 	return do_lock((struct mtx *)mu, -1, false);
 }
 
+GR_EXPORT int pthread_mutex_consistent(pthread_mutex_t *mu)
+{
+	struct mtx *m = (struct mtx *)mu;
+	if (unlikely(gr_native) || !(m->kind & KIND_ROBUST) || (m->kind & KIND_PSHARED))
+		return REAL(pthread_mutex_consistent)(mu);
+	if (m->robust != ROBUST_INCONSISTENT || atomic_load(&m->owner) != gr_self_tid())
+		return EINVAL;
+	m->robust = ROBUST_OK;
+	return 0;
+}
+
+GR_HIDDEN void gr_mutex_exit(struct gr_g *g)
+{
+	robust_exit(g);
+}
+
 GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *mu)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || kernel_kind(mu))
 		return REAL(pthread_mutex_trylock)(mu);
 	return do_lock((struct mtx *)mu, -1, true);
 }
 
 GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *mu, clockid_t clock, const struct timespec *abs)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || kernel_kind(mu))
 		return REAL(pthread_mutex_clocklock)(mu, clock, abs);
 	struct mtx *m = (struct mtx *)mu;
 	int r = do_lock(m, -1, true);
@@ -146,14 +253,14 @@ GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *mu, clockid_t clock, cons
 
 GR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *mu, const struct timespec *abs)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || kernel_kind(mu))
 		return REAL(pthread_mutex_timedlock)(mu, abs);
 	return pthread_mutex_clocklock(mu, CLOCK_REALTIME, abs);
 }
 
 GR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *mu)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || kernel_kind(mu))
 		return REAL(pthread_mutex_unlock)(mu);
 	return do_unlock((struct mtx *)mu);
 }

@@ -181,3 +181,96 @@ GR_EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
 	strcpy(buf, g->name);
 	return 0;
 }
+
+/* --- scheduling attributes of a green thread ---
+ * A G is not a kernel thread: its policy, priority and CPU affinity are
+ * recorded and reported back, and do not move the kernel threads (the Ms
+ * are shared by all Gs). A pinned G (or a foreign thread) gets the real
+ * calls. */
+
+GR_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *sp)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->pinned)
+		return REAL(pthread_setschedparam)(t, policy, sp);
+	int lo = sched_get_priority_min(policy), hi = sched_get_priority_max(policy);
+	if (lo < 0 || sp->sched_priority < lo || sp->sched_priority > hi)
+		return EINVAL;
+	g->schedpolicy = policy;
+	g->schedprio = sp->sched_priority;
+	return 0;
+}
+
+GR_EXPORT int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *sp)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->pinned)
+		return REAL(pthread_getschedparam)(t, policy, sp);
+	*policy = g->schedpolicy;
+	sp->sched_priority = g->schedprio;
+	return 0;
+}
+
+GR_EXPORT int pthread_setschedprio(pthread_t t, int prio)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->pinned)
+		return REAL(pthread_setschedprio)(t, prio);
+	struct sched_param sp = { .sched_priority = prio };
+	return pthread_setschedparam(t, g->schedpolicy, &sp);
+}
+
+GR_EXPORT int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->pinned)
+		return REAL(pthread_setaffinity_np)(t, size, set);
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof allowed, &allowed) < 0)
+		return errno;
+	bool any = false;
+	for (size_t i = 0; i < size * 8 && i < CPU_SETSIZE; i++)
+		if (CPU_ISSET_S(i, size, set) && CPU_ISSET(i, &allowed))
+			any = true;
+	if (!any)
+		return EINVAL;
+	CPU_ZERO(&g->affinity);
+	memcpy(&g->affinity, set, size < sizeof g->affinity ? size : sizeof g->affinity);
+	g->affinity_set = true;
+	return 0;
+}
+
+GR_EXPORT int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g || g->pinned || !g->affinity_set)
+		return g && !g->pinned ? (sched_getaffinity(0, size, set) < 0 ? errno : 0)
+				       : REAL(pthread_getaffinity_np)(t, size, set);
+	memset(set, 0, size);
+	memcpy(set, &g->affinity, size < sizeof g->affinity ? size : sizeof g->affinity);
+	return 0;
+}
+
+/* CPU time is per kernel thread: a G asking for its own clock is pinned
+ * (its time is then its M's); another unpinned G has no clock of its own. */
+GR_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g)
+		return REAL(pthread_getcpuclockid)(t, clock);
+	if (g == gr_getg())
+		gr_pin();
+	if (!g->pinned)
+		return ENOENT;
+	/* MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) */
+	*clock = (clockid_t)((~(unsigned)g->m->tid << 3) | 6);
+	return 0;
+}
+
+GR_EXPORT int pthread_setattr_default_np(const pthread_attr_t *attr)
+{
+	int r = REAL(pthread_setattr_default_np)(attr);
+	if (r == 0 && !gr_native)
+		gr_sched_default_stack_changed();
+	return r;
+}
