@@ -82,6 +82,16 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		cfg->schedtrace_ms = (int)n;
 		return 0;
 	}
+	if (strcmp(key, "deadlock") == 0) {
+		*accepted = "deadlock=exit or deadlock=wait";
+		if (strcmp(val, "exit") == 0)
+			cfg->deadlock_wait = false;
+		else if (strcmp(val, "wait") == 0)
+			cfg->deadlock_wait = true;
+		else
+			return -1;
+		return 0;
+	}
 	if (strcmp(key, "blockprofile") == 0) {
 		*accepted = "blockprofile=0 or blockprofile=1";
 		bool b;

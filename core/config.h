@@ -33,6 +33,7 @@ struct gr_config {
 	bool asyncpreempt;	/* asyncpreempt=0 turns asynchronous preemption off */
 	bool retaketrace;	/* retaketrace=1: print each P retake with the blocked PC */
 	bool native;		/* native=1: run on native threads, as for an unknown glibc */
+	bool deadlock_wait;	/* deadlock=wait: report a global deadlock, do not exit */
 	int blockprofile;	/* blockprofile=1: print per-site retake counts at exit */
 };
 

@@ -191,7 +191,10 @@ void gr_m_block_signals(struct gr_m *m)
  * none). Returns with m->p set, or NULL p after a timeout with no P. */
 static void stopm(struct gr_m *m, int64_t deadline)
 {
-	gr_m_block_signals(m);
+	/* An idle M keeps the signal mask of the last G it ran: when every M
+	 * is idle, a process-directed signal must still find a thread (its
+	 * handler then runs on this M's g0 until the signals work moves
+	 * handlers onto Gs; see the README). */
 	gr_lock(&gr_sched.lock);
 	m->schedlink = gr_sched.midle;
 	gr_sched.midle = m;
@@ -1059,6 +1062,20 @@ void gr_sched_init(int nprocs)
 	default_stack = gr_cfg.stack ? gr_cfg.stack : sz;
 	gr_tls.curg_off = (char *)&gr_curg - (char *)gr_arch_get_tp();
 	gr_tls.curm_off = (char *)&gr_curm - (char *)gr_arch_get_tp();
+}
+
+static struct gr_lock start_lock;
+
+int gr_sched_ensure_started(void)
+{
+	if (likely(atomic_load_explicit(&gr_sched.started, memory_order_acquire)))
+		return 0;
+	gr_lock(&start_lock);
+	int r = 0;
+	if (!atomic_load(&gr_sched.started))
+		r = gr_sched_start();
+	gr_unlock(&start_lock);
+	return r;
 }
 
 GR_HIDDEN void gr_sysmon_start(void);

@@ -167,6 +167,7 @@ static inline struct gr_g *gr_getg(void) { return gr_curg; }
 /* Start the scheduler: M0, G1 = the calling (initial) thread, sysmon.
  * Called by the first pthread_create. Returns 0 or -errno. */
 GR_HIDDEN int gr_sched_start(void);
+GR_HIDDEN int gr_sched_ensure_started(void);
 GR_HIDDEN void gr_sched_init(int nprocs);
 /* pthread_setattr_default_np changed the default stack size. */
 GR_HIDDEN void gr_sched_default_stack_changed(void);

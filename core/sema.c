@@ -110,6 +110,14 @@ int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int rea
 {
 	struct gr_g *g = gr_getg();
 	struct bucket *b = bucket_of(addr);
+	if (unlikely(!g && !atomic_load(&gr_sched.started) && gr_sched.nprocs &&
+		     gr_gettid() == (int)gr_sys(SYS_getpid, 0, 0, 0))) {
+		/* The initial thread blocks before any pthread_create: start
+		 * the scheduler so that it parks as G1 (and sysmon can tell a
+		 * self-deadlock from a wait a foreign thread will end). */
+		if (gr_sched_ensure_started() == 0)
+			g = gr_getg();
+	}
 	if (!gr_can_park(g)) {
 		atomic_fetch_add(&b->kwait, 1);
 		int r = kernel_wait(addr, val, deadline, false);

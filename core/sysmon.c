@@ -17,6 +17,7 @@
  */
 #include "core/proc.h"
 #include "core/config.h"
+#include "core/deadlock.h"
 #include "core/realc.h"
 #include "core/stack.h"
 #include "core/sys.h"
@@ -215,7 +216,7 @@ static void *sysmon(void *arg)
 	gr_identity_register(m);
 
 	int idle = 0;
-	int64_t delay = 20000, last_trace = gr_nanotime(), last_scavenge = last_trace;
+	int64_t delay = 20000, last_trace = gr_nanotime(), last_scavenge = last_trace, last_deadlock = last_trace;
 	for (;;) {
 		struct timespec ts = { 0, delay };
 		gr_sys(SYS_nanosleep, &ts, NULL, 0);
@@ -247,6 +248,10 @@ static void *sysmon(void *arg)
 		if (gr_cfg.schedtrace_ms > 0 && now - last_trace >= (int64_t)gr_cfg.schedtrace_ms * 1000000) {
 			last_trace = now;
 			schedtrace(now);
+		}
+		if (now - last_deadlock >= 100000000) {
+			last_deadlock = now;
+			gr_deadlock_check(now);
 		}
 		if (now - last_scavenge >= 1000000000) {
 			last_scavenge = now;

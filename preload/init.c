@@ -33,6 +33,7 @@ bool gr_inited;
 static struct gr_lock init_lock;
 
 GR_HIDDEN void gr_keys_init(void);
+GR_HIDDEN void gr_mutex_init(void);
 GR_HIDDEN void gr_sysmon_report(void);
 
 GR_EXPORT const char *grun_version(void)
@@ -218,6 +219,7 @@ void gr_ensure_init(void)
 	if (!gr_native) {
 		gr_sched_init(gr_cfg.maxprocs ? gr_cfg.maxprocs : usable_cpus());
 		gr_keys_init();
+		gr_mutex_init();
 		if (gr_cfg.blockprofile)
 			atexit(gr_sysmon_report);
 	}

@@ -15,6 +15,7 @@
 #include "shims/shim.h"
 #include "core/sema.h"
 #include "core/tls.h"
+#include "core/deadlock.h"
 #include "arch/x86_64/arch.h"
 
 #include <pthread.h>
@@ -227,6 +228,18 @@ GR_EXPORT int pthread_mutex_consistent(pthread_mutex_t *mu)
 GR_HIDDEN void gr_mutex_exit(struct gr_g *g)
 {
 	robust_exit(g);
+}
+
+/* For the deadlock detector: who owns the mutex g is parked on. */
+static int wait_owner(const struct gr_g *g)
+{
+	const struct mtx *m = g->waitaddr;	/* &m->lock is the mutex itself */
+	return m ? atomic_load(&m->owner) : 0;
+}
+
+GR_HIDDEN void gr_mutex_init(void)
+{
+	gr_wait_owner = wait_owner;
 }
 
 GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *mu)

@@ -15,20 +15,6 @@
 #include <pthread.h>
 #include <string.h>
 
-static struct gr_lock start_lock;
-
-static int ensure_started(void)
-{
-	if (likely(atomic_load_explicit(&gr_sched.started, memory_order_acquire)))
-		return 0;
-	gr_lock(&start_lock);
-	int r = 0;
-	if (!atomic_load(&gr_sched.started))
-		r = gr_sched_start();
-	gr_unlock(&start_lock);
-	return r;
-}
-
 GR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			     void *(*fn)(void *), void *arg)
 {
@@ -64,7 +50,7 @@ GR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 				ga.stack_size = 0;
 		}
 	}
-	if (ensure_started() < 0)
+	if (gr_sched_ensure_started() < 0)
 		return EAGAIN;
 	struct gr_g *g;
 	int r = gr_gcreate(&ga, fn, arg, &g);
