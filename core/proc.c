@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,7 +47,7 @@ void (*gr_exit_hook)(struct gr_g *g);
 
 const char *const gr_waitreason_names[WAIT_NREASONS] = {
 	"", "mutex", "cond", "join", "sleep", "once", "semacquire", "rwlock", "barrier",
-	"global runq",
+	"global runq", "futex",
 };
 
 #define MAX_MS 10000
@@ -813,11 +814,67 @@ static void gfree(struct gr_g *g)
 	gr_unlock(&gfree_lock);
 }
 
+/* glibc's struct pthread_unwind_buf: where cancellation and pthread_exit
+ * unwinding (glibc's __pthread_unwind, through libgcc) end up. */
+struct unwind_buf {
+	struct { __jmp_buf jb; int mask_was_saved; } cancel_jmp_buf[1];
+	struct { void *prev, *cleanup; int canceltype; } priv;
+	void *pad;
+};
+
 static void gmain(void *arg)
 {
-	struct gr_g *g = arg;
+	struct gr_g *volatile g = arg;
+	struct unwind_buf ub;
 	gr_real.ctype_init();
-	gr_gexit(g->fn(g->arg));
+	/* savemask 0: only the jmp_buf and mask flag are written (glibc's
+	 * own start_thread does the same with this smaller buffer). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+	int unwound = __sigsetjmp((struct __jmp_buf_tag *)(void *)ub.cancel_jmp_buf, 0);
+#pragma GCC diagnostic pop
+	if (!unwound) {
+		ub.priv.prev = NULL;
+		ub.priv.cleanup = NULL;
+		*(void **)((char *)g->tp + gr_tls.off_cleanup_jmp_buf) = &ub;
+		gr_gexit(g->fn(g->arg));
+	}
+	/* Unwound to here: by pthread_exit (result set) or by cancellation. */
+	gr_gexit(g->exit_unwind ? g->result : PTHREAD_CANCELED);
+}
+
+void gr_exit_unwind(void *result)
+{
+	struct gr_g *g = gr_curg;
+	g->result = result;
+	g->exit_unwind = true;
+	__atomic_or_fetch((int *)((char *)g->tp + gr_tls.off_cancelhandling), GR_EXITING_BIT,
+			  __ATOMIC_SEQ_CST);
+	/* glibc's __pthread_unwind_next(buf) unwinds to buf->prev: hand it a
+	 * buffer whose prev is the top of this G's cleanup chain. */
+	struct unwind_buf top = { .priv = { .prev = *(void **)((char *)g->tp + gr_tls.off_cleanup_jmp_buf) } };
+	gr_real.pthread_unwind_next(&top);
+	gr_throw("pthread_exit: unwinding returned");
+}
+
+static bool sleep_cancel(struct gr_g *g)
+{
+	if (!gr_timer_del(&g->timer))
+		return false;	/* fired or firing: it readies g itself */
+	gr_ready(g);
+	return true;
+}
+
+GR_HIDDEN bool gr_sema_cancel(struct gr_g *g);
+
+void gr_cancel_wake(struct gr_g *g)
+{
+	if (atomic_load(&g->status) != G_WAITING || !gr_waitreason_cancelable(g->waitreason))
+		return;
+	if (g->waitreason == WAIT_SLEEP)
+		sleep_cancel(g);
+	else
+		gr_sema_cancel(g);
 }
 
 int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, struct gr_g **out)
@@ -936,7 +993,7 @@ int gr_gjoin(struct gr_g *g, void **res, int64_t deadline)
 		if (deadline == 0)
 			return -EBUSY;
 		int r = gr_sema_wait(&g->exited, e, deadline, WAIT_JOIN);
-		if (r == -ETIMEDOUT)
+		if (r == -ETIMEDOUT || r == -ECANCELED)
 			return r;
 	}
 	if (res)

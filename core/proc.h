@@ -44,7 +44,7 @@ enum gr_pstate { P_IDLE = 0, P_RUNNING = 1, P_USER = 2, P_SYSCALL = 3 };
 
 enum gr_waitreason {
 	WAIT_NONE, WAIT_MUTEX, WAIT_COND, WAIT_JOIN, WAIT_SLEEP, WAIT_ONCE,
-	WAIT_SEMA, WAIT_RWLOCK, WAIT_BARRIER, WAIT_GLOBALQ, WAIT_NREASONS
+	WAIT_SEMA, WAIT_RWLOCK, WAIT_BARRIER, WAIT_GLOBALQ, WAIT_FUTEX, WAIT_NREASONS
 };
 GR_HIDDEN extern const char *const gr_waitreason_names[WAIT_NREASONS];
 
@@ -89,6 +89,8 @@ struct gr_g {
 	cpu_set_t affinity;		/* recorded by pthread_setaffinity_np */
 	char name[16];
 	void *robust;			/* robust mutexes held (shims/mutex.c) */
+	void *sudog;			/* its queue entry while parked in sema; bucket lock */
+	bool exit_unwind;		/* pthread_exit is unwinding: result is set */
 };
 
 struct gr_m {
@@ -238,6 +240,9 @@ struct gr_gattr {
 };
 GR_HIDDEN int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg,
 			 struct gr_g **out);
+/* pthread_exit of a G: unwind its stack through glibc (C++ destructors,
+ * cleanup handlers), then end it with result. */
+GR_HIDDEN __attribute__((noreturn)) void gr_exit_unwind(void *result);
 /* End the calling G with result (runs TLS and key destructors). */
 GR_HIDDEN __attribute__((noreturn)) void gr_gexit(void *result);
 /* Wait for g to end (joinable G); returns its result via *res. deadline
@@ -246,6 +251,18 @@ GR_HIDDEN int gr_gjoin(struct gr_g *g, void **res, int64_t deadline);
 GR_HIDDEN int gr_gdetach(struct gr_g *g);
 /* G of a pthread_t (its TCB address); NULL if not one of ours. */
 GR_HIDDEN struct gr_g *gr_g_of_tp(void *tp);
+
+/* Cancellation (glibc's bits in the TCB's cancelhandling word). */
+#define GR_CANCELSTATE_BIT 1	/* set: disabled */
+#define GR_CANCELED_BITS 12	/* CANCELING | CANCELED */
+#define GR_EXITING_BIT 16
+/* Wake g if it is parked in a cancellation point, so it can act on a
+ * pending cancellation. */
+GR_HIDDEN void gr_cancel_wake(struct gr_g *g);
+static inline bool gr_waitreason_cancelable(int r)
+{
+	return r == WAIT_COND || r == WAIT_JOIN || r == WAIT_SEMA || r == WAIT_SLEEP;
+}
 
 /* Pin the calling G to its M for good (LockOSThread): from now on it runs
  * like a native thread on its own kernel thread. */

@@ -23,6 +23,8 @@ struct gr_realc {
 	void (*call_tls_dtors)(void);
 	void (*ctype_init)(void);
 	int (*close)(int);
+	void (*pthread_unwind_next)(void *);
+	void (*pthread_testcancel)(void);
 };
 
 GR_HIDDEN extern struct gr_realc gr_real;

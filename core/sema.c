@@ -27,7 +27,7 @@ struct sudog {
 	struct gr_g *g;
 	_Atomic uint32_t *addr;
 	struct sudog *next, **pprev;	/* bucket list; bucket lock */
-	int state;			/* 0 queued, 1 woken, 2 timed out; bucket lock */
+	int state;			/* 0 queued, 1 woken, 2 timed out, 3 canceled; bucket lock */
 	struct bucket *b;
 };
 
@@ -146,13 +146,14 @@ int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int rea
 		gr_timer_armed(deadline);
 	}
 	g->waitaddr = addr;
+	g->sudog = &s;
 	gr_park(unlock_bucket, b, reason);
 	g->waitaddr = NULL;
 	if (deadline >= 0)
 		gr_timer_stop(&g->timer);
 	int state = s.state;
 	gr_leave(g);
-	return state == 2 ? -ETIMEDOUT : 0;
+	return state == 2 ? -ETIMEDOUT : state == 3 ? -ECANCELED : 0;
 }
 
 int gr_sema_wake(_Atomic uint32_t *addr, int n)
@@ -199,4 +200,27 @@ int gr_sema_wait_shared(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 void gr_sema_wake_shared(_Atomic uint32_t *addr, int n)
 {
 	gr_futex_wake_shared(addr, n);
+}
+
+/* pthread_cancel of a G parked here: dequeue it as the timeout does. */
+bool gr_sema_cancel(struct gr_g *g)
+{
+	_Atomic uint32_t *addr = g->waitaddr;
+	if (!addr)
+		return false;
+	struct bucket *b = bucket_of(addr);
+	bool found = false;
+	gr_lock(&b->lock);
+	for (struct sudog *s = b->head; s; s = s->next) {
+		if (s->g == g && s->state == 0) {
+			dequeue_locked(b, s);
+			s->state = 3;
+			found = true;
+			break;
+		}
+	}
+	gr_unlock(&b->lock);
+	if (found)
+		gr_ready(g);
+	return found;
 }

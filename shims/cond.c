@@ -34,6 +34,7 @@ GR_HIDDEN int gr_mutex_lock(pthread_mutex_t *mu);
 static int wait_until(struct cnd *c, pthread_mutex_t *mu, int64_t deadline)
 {
 	bool shared = c->wrefs & 1;
+	gr_testcancel();
 	uint32_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
 	atomic_fetch_add(&c->waiters, 1);
 	int r = gr_mutex_unlock(mu);
@@ -45,6 +46,7 @@ static int wait_until(struct cnd *c, pthread_mutex_t *mu, int64_t deadline)
 		       : gr_sema_wait(&c->seq, seq, deadline, WAIT_COND);
 	atomic_fetch_sub(&c->waiters, 1);
 	gr_mutex_lock(mu);
+	gr_testcancel();	/* with the mutex held again, as POSIX wants */
 	return w == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

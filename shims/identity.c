@@ -222,7 +222,7 @@ static long futex_call(long addr, long op, long val, long tsp, long a5, long a6)
 				deadline = gr_deadline_from_abs(op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME
 											   : CLOCK_MONOTONIC, ts);
 		}
-		int r = gr_sema_wait((_Atomic uint32_t *)addr, (uint32_t)val, deadline, WAIT_SEMA);
+		int r = gr_sema_wait((_Atomic uint32_t *)addr, (uint32_t)val, deadline, WAIT_FUTEX);
 		return gr_errno_ret(r == -EAGAIN || r == -ETIMEDOUT ? r : 0);
 	}
 	case FUTEX_WAKE:

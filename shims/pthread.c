@@ -75,7 +75,13 @@ static int join(pthread_t t, void **res, int64_t deadline)
 		return EDEADLK;
 	if (atomic_load(&g->detach) == GD_DETACHED)
 		return EINVAL;
-	return -gr_gjoin(g, res, deadline);
+	gr_testcancel();
+	int r = -gr_gjoin(g, res, deadline);
+	if (r == ECANCELED) {
+		gr_testcancel();
+		r = EINTR;	/* not reached: the cancellation unwinds */
+	}
+	return r;
 }
 
 GR_EXPORT int pthread_join(pthread_t t, void **res)
@@ -125,9 +131,35 @@ GR_EXPORT int pthread_detach(pthread_t t)
 
 GR_EXPORT void pthread_exit(void *result)
 {
-	if (unlikely(gr_native) || !gr_getg())
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (!g)
 		REAL(pthread_exit)(result);
+	/* Unwind like glibc (C++ destructors, cleanup handlers) to the G's
+	 * first frame. G1's outermost frames are glibc's start code, whose
+	 * unwind target would end the kernel thread: main ends without
+	 * unwinding (see the README). */
+	if (!g->is_main && gr_real.pthread_unwind_next)
+		gr_exit_unwind(result);
 	gr_gexit(result);
+}
+
+GR_EXPORT int pthread_cancel(pthread_t t)
+{
+	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (!g)
+		return REAL(pthread_cancel)(t);
+	if (atomic_load(&g->status) == G_DEAD || atomic_load(&g->status) == G_IDLE)
+		return 0;	/* ended, not joined yet: as glibc */
+	__atomic_or_fetch((int *)((char *)g->tp + gr_tls.off_cancelhandling), GR_CANCELED_BITS,
+			  __ATOMIC_SEQ_CST);
+	if (g == gr_getg()) {
+		int ch = *(int *)((char *)g->tp + gr_tls.off_cancelhandling);
+		if (ch & 2)	/* asynchronous type: act now */
+			gr_testcancel();
+		return 0;
+	}
+	gr_cancel_wake(g);
+	return 0;
 }
 
 GR_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)

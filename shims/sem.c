@@ -60,6 +60,11 @@ static int wait_slow(struct nsem *s, int64_t deadline)
 			r = ETIMEDOUT;
 			break;
 		}
+		if (w == -ECANCELED) {
+			atomic_fetch_sub(&s->data, NWAITERS_ONE);
+			gr_testcancel();
+			atomic_fetch_add(&s->data, NWAITERS_ONE);
+		}
 	}
 	atomic_fetch_sub(&s->data, NWAITERS_ONE);
 	return r;
@@ -68,6 +73,7 @@ static int wait_slow(struct nsem *s, int64_t deadline)
 static int do_wait(sem_t *sem, int64_t deadline)
 {
 	struct nsem *s = (struct nsem *)sem;
+	gr_testcancel();
 	if (try_take(s))
 		return 0;
 	int r = wait_slow(s, deadline);

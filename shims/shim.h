@@ -13,6 +13,7 @@
 #include <time.h>
 #include "core/proc.h"
 #include "core/sema.h"
+#include "core/tls.h"
 #include "core/throw.h"
 
 #define GR_EXPORT __attribute__((visibility("default")))
@@ -68,4 +69,19 @@ static inline void gr_init_check(void)
 {
 	if (unlikely(!gr_inited))
 		gr_ensure_init();
+}
+
+/* Deferred cancellation: act on a pending pthread_cancel at a
+ * cancellation point (glibc's own pthread_testcancel does the unwinding,
+ * from the bits in the TCB; see shims/cancel.c). */
+GR_HIDDEN void gr_testcancel_slow(void);
+static inline void gr_testcancel(void)
+{
+	extern struct gr_tls_layout gr_tls;
+	struct gr_g *g = gr_getg();
+	if (likely(!g))
+		return;
+	int ch = *(volatile int *)((char *)g->tp + gr_tls.off_cancelhandling);
+	if (unlikely((ch & 0x39) == 0x08))	/* canceled, enabled, not exiting */
+		gr_testcancel_slow();
 }

@@ -31,7 +31,9 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 		int64_t rel = req->tv_sec > INT64_MAX / 1000000000 - 1 ? INT64_MAX / 2 : ts_ns(req);
 		deadline = gr_nanotime() + rel;
 	}
+	gr_testcancel();
 	gr_sleep_until(deadline);
+	gr_testcancel();
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 static inline long blocking(long nr, long a, long b, long c, long d, long e, long f)
 {
 	struct gr_g *g = gr_getg();
+	gr_testcancel();
 	bool entered = gr_syscall_enter(g);
 	long r = gr_sys6(nr, a, b, c, d, e, f);
 	gr_syscall_exit(g, entered);
