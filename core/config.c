@@ -82,6 +82,13 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		cfg->schedtrace_ms = (int)n;
 		return 0;
 	}
+	if (strcmp(key, "dumpsig") == 0) {
+		*accepted = "dumpsig=N with N a signal number from 1 to 64 other than 9, 19, 23 (SIGURG), 11 and 7";
+		if (parse_uint(val, 64, &n) < 0 || n == 0 || n == 9 || n == 19 || n == 23 || n == 11 || n == 7)
+			return -1;
+		cfg->dumpsig = (int)n;
+		return 0;
+	}
 	if (strcmp(key, "deadlock") == 0) {
 		*accepted = "deadlock=exit or deadlock=wait";
 		if (strcmp(val, "exit") == 0)

@@ -34,6 +34,7 @@ struct gr_config {
 	bool retaketrace;	/* retaketrace=1: print each P retake with the blocked PC */
 	bool native;		/* native=1: run on native threads, as for an unknown glibc */
 	bool deadlock_wait;	/* deadlock=wait: report a global deadlock, do not exit */
+	int dumpsig;		/* dumpsig=N: signal N prints the goroutine dump */
 	int blockprofile;	/* blockprofile=1: print per-site retake counts at exit */
 };
 

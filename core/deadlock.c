@@ -38,7 +38,7 @@ static bool is_sync_wait(int reason)
 {
 	switch (reason) {
 	case WAIT_MUTEX: case WAIT_COND: case WAIT_JOIN: case WAIT_ONCE:
-	case WAIT_SEMA: case WAIT_RWLOCK: case WAIT_BARRIER:
+	case WAIT_SEMA: case WAIT_RWLOCK: case WAIT_BARRIER: case WAIT_FUTEX:
 		return true;
 	default:
 		return false;

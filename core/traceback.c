@@ -161,8 +161,9 @@ static void fp_walk(struct walk *w, uintptr_t fp, uintptr_t sp, struct frames *f
 {
 	for (int guard = 0; guard < 4096; guard++) {
 		uintptr_t next, ret;
-		if (fp < sp || !next_sp_ok(w, sp, fp + 16) || !read_word(w, fp, &next) ||
-		    !read_word(w, fp + 8, &ret))
+		bool was_strict = w->strict;
+		if (!next_sp_ok(w, sp, fp + 16) || (was_strict && fp < sp) ||
+		    !read_word(w, fp, &next) || !read_word(w, fp + 8, &ret))
 			return;
 		if (ret < 4096)
 			return;
@@ -638,7 +639,7 @@ static void symbolize(uintptr_t pc, bool ret, char *buf, size_t n)
 		char name[160];
 		copy_str(name, sizeof name, m->strtab + s->name, m->strsz - s->name);
 		gr_fmt(buf, n, "%s+0x%lx (%s)", name, (unsigned long)(pc - bias - s->addr), mname);
-	} else if (!m && info.dli_sname && info.dli_saddr && look >= (uintptr_t)info.dli_saddr) {
+	} else if ((!m || !m->syms) && info.dli_sname && info.dli_saddr && look >= (uintptr_t)info.dli_saddr) {
 		gr_fmt(buf, n, "%s+0x%lx (%s)", info.dli_sname,
 		       (unsigned long)(pc - (uintptr_t)info.dli_saddr), mname);
 	} else {

@@ -32,6 +32,14 @@ bool gr_native;
 bool gr_inited;
 static struct gr_lock init_lock;
 
+GR_HIDDEN void gr_dump_all(int fd, const char *why) __attribute__((weak));
+
+static void throw_dump(void)
+{
+	if (gr_dump_all && atomic_load(&gr_sched.started))
+		gr_dump_all(2, "fatal error");
+}
+
 GR_HIDDEN void gr_keys_init(void);
 GR_HIDDEN void gr_mutex_init(void);
 GR_HIDDEN void gr_sysmon_report(void);
@@ -222,6 +230,7 @@ void gr_ensure_init(void)
 		gr_sched_init(gr_cfg.maxprocs ? gr_cfg.maxprocs : usable_cpus());
 		gr_keys_init();
 		gr_mutex_init();
+		gr_throw_dump_hook = throw_dump;
 		if (gr_cfg.blockprofile)
 			atexit(gr_sysmon_report);
 	}

@@ -14,6 +14,7 @@
  */
 #include "shims/shim.h"
 #include "core/realc.h"
+#include "core/config.h"
 #include "core/sys.h"
 #include "core/tls.h"
 #include "arch/x86_64/arch.h"
@@ -79,6 +80,38 @@ static void urg_handler(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+GR_HIDDEN void gr_dump_all(int fd, const char *why) __attribute__((weak));
+
+/* SIGQUIT with no handler of the program's: Go's goroutine dump, then the
+ * default action (the process dies of SIGQUIT, as natively). */
+static void quit_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction *pa = &prog[sig];
+	if (pa->sa_handler != SIG_DFL || (pa->sa_flags & SA_SIGINFO)) {
+		int saved = errno;
+		chain(sig, si, uc);
+		errno = saved;
+		return;
+	}
+	gr_printf("SIGQUIT: quit\n");
+	if (gr_dump_all)
+		gr_dump_all(2, "SIGQUIT");
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	gr_real.sigaction(SIGQUIT, &dfl, NULL);
+	uint64_t unblock = 1ull << (SIGQUIT - 1);
+	gr_sys6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8, 0, 0);
+	gr_sys(SYS_tgkill, getpid(), gr_gettid(), SIGQUIT);
+}
+
+/* GRUN_DEBUG=dumpsig=N: signal N prints the dump and the program goes on. */
+static void dumpsig_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	if (gr_dump_all)
+		gr_dump_all(2, "GRUN_DEBUG=dumpsig");
+	errno = saved;
+}
+
 static void install(int sig, void (*h)(int, siginfo_t *, void *))
 {
 	struct sigaction sa;
@@ -103,6 +136,12 @@ GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 	install(SIGSEGV, fault_handler);
 	install(SIGBUS, fault_handler);
 	install(SIGURG, urg_handler);
+	struct sigaction cur;
+	if (gr_real.sigaction(SIGQUIT, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+	    !(cur.sa_flags & SA_SIGINFO))
+		install(SIGQUIT, quit_handler);
+	if (gr_cfg.dumpsig > 0 && gr_cfg.dumpsig < 65)
+		install(gr_cfg.dumpsig, dumpsig_handler);
 }
 
 GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
