@@ -41,6 +41,11 @@ GR_HIDDEN void gr_symbolize(uintptr_t pc, char *buf, size_t n);
  * of a function is named after that function) and prints pc's offset. */
 GR_HIDDEN void gr_symbolize_ret(uintptr_t pc, char *buf, size_t n);
 
+/* Copy n bytes at addr into out without faulting (process_vm_readv on
+ * ourselves; where that system call is forbidden, a plain read). Returns
+ * false if the memory is not readable. */
+GR_HIDDEN bool gr_traceback_peek(const void *addr, void *out, size_t n);
+
 /* Load libunwind now (dlopen RTLD_LOCAL). Optional: done on first use. */
 GR_HIDDEN void gr_traceback_init(void);
 /* Tests and GRUN_DEBUG: walk frame pointers only, never load libunwind. */

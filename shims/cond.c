@@ -33,7 +33,7 @@ GR_HIDDEN int gr_mutex_lock(pthread_mutex_t *mu);
 
 static int wait_until(struct cnd *c, pthread_mutex_t *mu, int64_t deadline)
 {
-	bool shared = c->wrefs & 1;
+	bool shared = false;	/* shared ones take glibc's path above */
 	gr_testcancel();
 	uint32_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
 	atomic_fetch_add(&c->waiters, 1);
@@ -50,10 +50,21 @@ static int wait_until(struct cnd *c, pthread_mutex_t *mu, int64_t deadline)
 	return w == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
+/* A process-shared condition variable may be used by a peer process that
+ * runs glibc's own algorithm: keep glibc's (a blocking system call). */
+static inline bool pshared(pthread_cond_t *cv)
+{
+	return ((struct cnd *)cv)->wrefs & 1;
+}
+#define SHARED_CALL(expr) ({ struct gr_g *g_ = gr_getg(); bool e_ = gr_syscall_enter(g_); \
+	int r_ = (expr); gr_syscall_exit(g_, e_); r_; })
+
 GR_EXPORT int pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
 	if (unlikely(gr_native))
 		return REAL(pthread_cond_wait)(cv, mu);
+	if (unlikely(pshared(cv)))
+		return SHARED_CALL(REAL(pthread_cond_wait)(cv, mu));
 	return wait_until((struct cnd *)cv, mu, -1);
 }
 
@@ -62,6 +73,8 @@ GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *cv, pthread_mutex_t *mu, cl
 {
 	if (unlikely(gr_native))
 		return REAL(pthread_cond_clockwait)(cv, mu, clock, abs);
+	if (unlikely(pshared(cv)))
+		return SHARED_CALL(REAL(pthread_cond_clockwait)(cv, mu, clock, abs));
 	int err;
 	int64_t deadline = gr_abs_deadline(clock, abs, &err);
 	if (err)
@@ -73,6 +86,8 @@ GR_EXPORT int pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, co
 {
 	if (unlikely(gr_native))
 		return REAL(pthread_cond_timedwait)(cv, mu, abs);
+	if (unlikely(pshared(cv)))
+		return SHARED_CALL(REAL(pthread_cond_timedwait)(cv, mu, abs));
 	struct cnd *c = (struct cnd *)cv;
 	int err;
 	int64_t deadline = gr_abs_deadline(c->wrefs & 2 ? CLOCK_MONOTONIC : CLOCK_REALTIME, abs, &err);
@@ -95,14 +110,14 @@ static int wake(struct cnd *c, int n)
 
 GR_EXPORT int pthread_cond_signal(pthread_cond_t *cv)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || pshared(cv))
 		return REAL(pthread_cond_signal)(cv);
 	return wake((struct cnd *)cv, 1);
 }
 
 GR_EXPORT int pthread_cond_broadcast(pthread_cond_t *cv)
 {
-	if (unlikely(gr_native))
+	if (unlikely(gr_native) || pshared(cv))
 		return REAL(pthread_cond_broadcast)(cv);
 	return wake((struct cnd *)cv, INT_MAX);
 }

@@ -139,29 +139,46 @@ static int unlock(struct rwl *l)
 	if (unlikely(gr_native)) \
 		return REAL(name)(__VA_ARGS__)
 
+/* Process-shared objects keep glibc's implementation, which a peer process
+ * without libgrun also runs, as a blocking system call. */
+#define SHARED(cond, name, ...) \
+	if (unlikely(cond)) { \
+		struct gr_g *g_ = gr_getg(); \
+		bool e_ = gr_syscall_enter(g_); \
+		int r_ = REAL(name)(__VA_ARGS__); \
+		gr_syscall_exit(g_, e_); \
+		return r_; \
+	}
+#define RWSHARED(l) (((struct rwl *)(l))->shared != 0)
+
 GR_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
 	RW(pthread_rwlock_rdlock, l);
+	SHARED(RWSHARED(l), pthread_rwlock_rdlock, l);
 	return rdlock((struct rwl *)l, -1, false);
 }
 GR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
 	RW(pthread_rwlock_tryrdlock, l);
+	SHARED(RWSHARED(l), pthread_rwlock_tryrdlock, l);
 	return rdlock((struct rwl *)l, -1, true);
 }
 GR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
 	RW(pthread_rwlock_wrlock, l);
+	SHARED(RWSHARED(l), pthread_rwlock_wrlock, l);
 	return wrlock((struct rwl *)l, -1, false);
 }
 GR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
 	RW(pthread_rwlock_trywrlock, l);
+	SHARED(RWSHARED(l), pthread_rwlock_trywrlock, l);
 	return wrlock((struct rwl *)l, -1, true);
 }
 GR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
 	RW(pthread_rwlock_unlock, l);
+	SHARED(RWSHARED(l), pthread_rwlock_unlock, l);
 	return unlock((struct rwl *)l);
 }
 
@@ -181,21 +198,25 @@ static int timed(pthread_rwlock_t *l, clockid_t clock, const struct timespec *ab
 GR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *t)
 {
 	RW(pthread_rwlock_clockrdlock, l, c, t);
+	SHARED(RWSHARED(l), pthread_rwlock_clockrdlock, l, c, t);
 	return timed(l, c, t, false);
 }
 GR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *t)
 {
 	RW(pthread_rwlock_clockwrlock, l, c, t);
+	SHARED(RWSHARED(l), pthread_rwlock_clockwrlock, l, c, t);
 	return timed(l, c, t, true);
 }
 GR_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *t)
 {
 	RW(pthread_rwlock_timedrdlock, l, t);
+	SHARED(RWSHARED(l), pthread_rwlock_timedrdlock, l, t);
 	return timed(l, CLOCK_REALTIME, t, false);
 }
 GR_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *t)
 {
 	RW(pthread_rwlock_timedwrlock, l, t);
+	SHARED(RWSHARED(l), pthread_rwlock_timedwrlock, l, t);
 	return timed(l, CLOCK_REALTIME, t, true);
 }
 
@@ -205,7 +226,9 @@ struct bar {
 	_Atomic uint64_t word;		/* round << 32 | arrived */
 	unsigned count;
 	int shared;
+	unsigned magic;			/* BAR_MAGIC: initialized by libgrun */
 };
+#define BAR_MAGIC 0x67727562u		/* a process-shared barrier is glibc's */
 _Static_assert(sizeof(struct bar) <= sizeof(pthread_barrier_t), "barrier layout");
 
 GR_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *a, unsigned count)
@@ -217,9 +240,12 @@ GR_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierat
 		return EINVAL;
 	if (a)
 		pthread_barrierattr_getpshared(a, &pshared);
+	if (pshared == PTHREAD_PROCESS_SHARED)
+		return REAL(pthread_barrier_init)(b, a, count);	/* glibc's layout */
 	atomic_store(&bar->word, 0);
 	bar->count = count;
-	bar->shared = pshared == PTHREAD_PROCESS_SHARED;
+	bar->shared = 0;
+	bar->magic = BAR_MAGIC;
 	return 0;
 }
 
@@ -227,6 +253,8 @@ GR_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 {
 	RW(pthread_barrier_destroy, b);
 	struct bar *bar = (struct bar *)b;
+	if (bar->magic != BAR_MAGIC)
+		return REAL(pthread_barrier_destroy)(b);
 	return (uint32_t)atomic_load(&bar->word) != 0 ? EBUSY : 0;
 }
 
@@ -234,6 +262,7 @@ GR_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
 	RW(pthread_barrier_wait, b);
 	struct bar *bar = (struct bar *)b;
+	SHARED(bar->magic != BAR_MAGIC, pthread_barrier_wait, b);
 	uint64_t w = atomic_load(&bar->word), n;
 	for (;;) {
 		uint32_t arrived = (uint32_t)w + 1;
