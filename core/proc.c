@@ -20,6 +20,7 @@
  */
 #include "core/proc.h"
 #include "core/config.h"
+#include "core/netpoll.h"
 #include "core/realc.h"
 #include "core/sema.h"
 #include "core/stack.h"
@@ -47,7 +48,7 @@ void (*gr_exit_hook)(struct gr_g *g);
 
 const char *const gr_waitreason_names[WAIT_NREASONS] = {
 	"", "mutex", "cond", "join", "sleep", "once", "semacquire", "rwlock", "barrier",
-	"global runq", "futex",
+	"global runq", "futex", "IO wait",
 };
 
 #define MAX_MS 10000
@@ -333,6 +334,8 @@ void gr_handoffp(struct gr_p *p)
 /* A timer at when was armed: make sure some M will wake for it. */
 static void timer_armed(int64_t when)
 {
+	if (when < atomic_load(&gr_sched.sleep_until) && atomic_load(&gr_sched.netpolling))
+		gr_netpoll_break();
 	if (when < atomic_load(&gr_sched.sleep_until) && atomic_load(&gr_sched.npidle) > 0 &&
 	    atomic_load(&gr_sched.nmspinning) == 0) {
 		int z = 0;
@@ -431,6 +434,11 @@ top:;
 		if (g)
 			goto found;
 	}
+	if (gr_netpoll_active() && !atomic_load(&gr_sched.netpolling) && gr_netpoll(0) > 0) {
+		atomic_store(&gr_sched.lastpoll, gr_nanotime_coarse());
+		if ((g = gr_runq_get(&p->runq)))
+			goto found;
+	}
 	int busy = gr_sched.nprocs - atomic_load(&gr_sched.npidle);
 	if (!m->spinning && 2 * atomic_load(&gr_sched.nmspinning) < busy) {
 		m->spinning = true;
@@ -490,6 +498,30 @@ top:;
 				gr_timers_run(&gr_sched.allp[i].timers, gr_nanotime());
 			goto top;
 		}
+	}
+	bool f = false;
+	if (gr_netpoll_active() && atomic_compare_exchange_strong(&gr_sched.netpolling, &f, true)) {
+		/* This M waits for I/O and for the next timer of any P. */
+		atomic_store(&gr_sched.sleep_until, next);
+		int64_t now2 = gr_nanotime();
+		gr_netpoll(next == INT64_MAX ? -1 : (next > now2 ? next - now2 : 0));
+		atomic_store(&gr_sched.lastpoll, gr_nanotime_coarse());
+		atomic_store(&gr_sched.sleep_until, INT64_MAX);
+		atomic_store(&gr_sched.netpolling, false);
+		gr_lock(&gr_sched.lock);
+		struct gr_p *np = pidleget_locked();
+		gr_unlock(&gr_sched.lock);
+		if (np) {
+			acquirep(m, np);
+			now = gr_nanotime();
+			for (int i = 0; i < gr_sched.nprocs; i++)
+				if (gr_timers_next(&gr_sched.allp[i].timers) <= now)
+					gr_timers_run(&gr_sched.allp[i].timers, now);
+			goto top;
+		}
+		/* Every P is busy: the Gs it readied are on the global queue. */
+		stopm(m, INT64_MAX);
+		goto top;
 	}
 	int64_t until = INT64_MAX;
 	if (next != INT64_MAX && next < atomic_load(&gr_sched.sleep_until)) {

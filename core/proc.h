@@ -44,7 +44,7 @@ enum gr_pstate { P_IDLE = 0, P_RUNNING = 1, P_USER = 2, P_SYSCALL = 3 };
 
 enum gr_waitreason {
 	WAIT_NONE, WAIT_MUTEX, WAIT_COND, WAIT_JOIN, WAIT_SLEEP, WAIT_ONCE,
-	WAIT_SEMA, WAIT_RWLOCK, WAIT_BARRIER, WAIT_GLOBALQ, WAIT_FUTEX, WAIT_NREASONS
+	WAIT_SEMA, WAIT_RWLOCK, WAIT_BARRIER, WAIT_GLOBALQ, WAIT_FUTEX, WAIT_IO, WAIT_NREASONS
 };
 GR_HIDDEN extern const char *const gr_waitreason_names[WAIT_NREASONS];
 
@@ -150,6 +150,8 @@ struct gr_sched {
 	struct gr_p *allp;		/* array of nprocs */
 	struct gr_m *timer_sleeper;	/* M sleeping until the next timer; lock */
 	_Atomic int64_t sleep_until;
+	_Atomic bool netpolling;	/* an M is blocked in gr_netpoll */
+	_Atomic int64_t lastpoll;	/* coarse ns of the last netpoll */
 	_Atomic bool started;		/* the scheduler runs (first pthread_create) */
 	int64_t start_ns;
 	struct gr_m *m0;
@@ -261,7 +263,7 @@ GR_HIDDEN struct gr_g *gr_g_of_tp(void *tp);
 GR_HIDDEN void gr_cancel_wake(struct gr_g *g);
 static inline bool gr_waitreason_cancelable(int r)
 {
-	return r == WAIT_COND || r == WAIT_JOIN || r == WAIT_SEMA || r == WAIT_SLEEP;
+	return r == WAIT_COND || r == WAIT_JOIN || r == WAIT_SEMA || r == WAIT_SLEEP || r == WAIT_IO;
 }
 
 /* Pin the calling G to its M for good (LockOSThread): from now on it runs

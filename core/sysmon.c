@@ -18,6 +18,7 @@
 #include "core/proc.h"
 #include "core/config.h"
 #include "core/deadlock.h"
+#include "core/netpoll.h"
 #include "core/realc.h"
 #include "core/stack.h"
 #include "core/sys.h"
@@ -222,6 +223,14 @@ static void *sysmon(void *arg)
 		gr_sys(SYS_nanosleep, &ts, NULL, 0);
 		int64_t now = gr_nanotime();
 		int acted = retake(now);
+		/* Nobody has looked at the network for a millisecond (every M
+		 * busy running Gs): poll it; the Gs go to the global queue. */
+		if (gr_netpoll_active() && !atomic_load(&gr_sched.netpolling) &&
+		    gr_nanotime_coarse() - atomic_load(&gr_sched.lastpoll) > 1000000) {
+			atomic_store(&gr_sched.lastpoll, gr_nanotime_coarse());
+			if (gr_netpoll(0) > 0)
+				acted++;
+		}
 		/* Overdue timers with nobody looking: start an M for them. */
 		if (atomic_load(&gr_sched.npidle) > 0 && atomic_load(&gr_sched.nmspinning) == 0) {
 			for (int i = 0; i < gr_sched.nprocs; i++) {

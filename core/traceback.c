@@ -46,6 +46,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -148,10 +150,40 @@ static bool next_sp_ok(struct walk *w, uintptr_t prev, uintptr_t sp)
 	return prev == 0 || (sp > prev && sp - prev < (1u << 20));
 }
 
+/* --- signal frames --- */
+
+/* glibc's __restore_rt: the return address the kernel gives a signal
+ * handler. The kernel reports it as sa_restorer of any handler glibc
+ * installed; we look once at every signal. 0: unknown (yet). */
+static _Atomic uintptr_t restorer;
+
+static uintptr_t sig_restorer(void)
+{
+	uintptr_t r = atomic_load_explicit(&restorer, memory_order_relaxed);
+	if (r)
+		return r;
+	for (int sig = 1; sig <= 64 && !r; sig++) {
+		struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } ka;
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    gr_sys6(SYS_rt_sigaction, sig, 0, (long)&ka, 8, 0, 0) != 0)
+			continue;
+		if ((ka.flags & 0x04000000 /* SA_RESTORER */) && (uintptr_t)ka.restorer >= 4096)
+			r = (uintptr_t)ka.restorer;
+	}
+	atomic_store_explicit(&restorer, r, memory_order_relaxed);
+	return r;
+}
+
+static bool is_sigtramp(uintptr_t pc)
+{
+	return pc == sig_restorer();
+}
+
 /* --- collected frames --- */
 
 struct frames {
 	uintptr_t *pcs;
+	uint8_t *kinds;			/* NULL or max entries */
 	int n, max;
 	uintptr_t skip_fp;	/* drop frames with sp <= this, until one is kept */
 	bool keeping;
@@ -160,7 +192,7 @@ struct frames {
 /* Record a frame: pc is a return address, sp the stack pointer just above
  * the slot it was stored in (the caller's sp after the return). Returns
  * false when full. */
-static bool add_frame(struct frames *f, uintptr_t pc, uintptr_t sp)
+static bool add_frame(struct frames *f, uintptr_t pc, uintptr_t sp, int kind)
 {
 	if (!f->keeping) {
 		if (sp <= f->skip_fp)
@@ -169,6 +201,8 @@ static bool add_frame(struct frames *f, uintptr_t pc, uintptr_t sp)
 	}
 	if (f->n >= f->max)
 		return false;
+	if (f->kinds)
+		f->kinds[f->n] = (uint8_t)kind;
 	f->pcs[f->n++] = pc;
 	return f->n < f->max;
 }
@@ -185,7 +219,24 @@ static void fp_walk(struct walk *w, uintptr_t fp, uintptr_t sp, struct frames *f
 			return;
 		if (ret < 4096)
 			return;
-		if (!add_frame(f, ret, fp + 16))
+		if (is_sigtramp(ret)) {
+			/* A handler's frame: its return address is __restore_rt
+			 * and the kernel's ucontext follows it; resume the walk
+			 * from the interrupted registers. */
+			uintptr_t uc = fp + 16, gregs = uc + offsetof(ucontext_t, uc_mcontext.gregs);
+			uintptr_t ip, isp, ifp;
+			if (!add_frame(f, ret, fp + 16, GR_FRAME_SIGNAL) ||
+			    !read_word(w, gregs + 8 * REG_RIP, &ip) ||
+			    !read_word(w, gregs + 8 * REG_RSP, &isp) ||
+			    !read_word(w, gregs + 8 * REG_RBP, &ifp) || ip < 4096 ||
+			    !next_sp_ok(w, w->strict ? fp + 16 : 0, isp) ||
+			    !add_frame(f, ip, isp, GR_FRAME_EXACT))
+				return;
+			sp = isp;
+			fp = ifp;
+			continue;
+		}
+		if (!add_frame(f, ret, fp + 16, GR_FRAME_RET))
 			return;
 		if (next == 0)
 			return;		/* outermost frame (gr_arch_gstart clears rbp) */
@@ -245,12 +296,23 @@ static void unw_walk(ucontext_t *uc, struct walk *w, struct frames *f)
 	if (unw.init_local(cursor, uc) < 0)
 		return;
 	uintptr_t prev = 0;
+	int kind = GR_FRAME_RET;
 	for (int guard = 0; guard < 4096; guard++) {
 		uint64_t ip, sp, fp;
 		if (unw.get_reg(cursor, UNW_RIP, &ip) < 0 || unw.get_reg(cursor, UNW_RSP, &sp) < 0)
 			return;
-		if (ip < 4096 || !next_sp_ok(w, prev, sp) || !add_frame(f, ip, sp))
+		/* Below the kernel's signal frame is the interrupted pc itself.
+		 * (unw_is_signal_frame answers one frame late in 1.6.) */
+		bool sig = is_sigtramp(ip);
+		if (sig)
+			kind = GR_FRAME_SIGNAL;
+		/* Across a signal frame the stack may change (alternate signal
+		 * stack -> g0 or G stack): the sp of the interrupted frame is
+		 * not compared with the handler's, unless we are in the G's. */
+		uintptr_t after = kind == GR_FRAME_EXACT && !w->strict ? 0 : prev;
+		if (ip < 4096 || !next_sp_ok(w, after, sp) || !add_frame(f, ip, sp, kind))
 			return;
+		kind = sig ? GR_FRAME_EXACT : GR_FRAME_RET;
 		prev = sp;
 		int r = unw.step(cursor);
 		if (r > 0)
@@ -308,7 +370,7 @@ static void walk_saved(struct gr_g *g, struct frames *f)
 		if (!read_word(&w, sp + 8 * (uintptr_t)i, &s[i]))
 			return;
 	if (s[7] == (uintptr_t)gr_arch_gstart) {
-		add_frame(f, s[7], sp + 64);	/* never ran: nothing to unwind */
+		add_frame(f, s[7], sp + 64, GR_FRAME_EXACT);	/* never ran: nothing to unwind */
 		return;
 	}
 	if (unw_ready()) {
@@ -327,16 +389,16 @@ static void walk_saved(struct gr_g *g, struct frames *f)
 		unw_walk(&uc, &w, f);
 		return;
 	}
-	if (s[7] < 4096 || !add_frame(f, s[7], sp + 64))
+	if (s[7] < 4096 || !add_frame(f, s[7], sp + 64, GR_FRAME_RET))
 		return;
 	fp_walk(&w, s[6], sp + 64, f);
 }
 
-int gr_traceback_skip(struct gr_g *g, uintptr_t *pcs, int max, uintptr_t skip_fp)
+int gr_traceback_skip(struct gr_g *g, uintptr_t *pcs, uint8_t *kinds, int max, uintptr_t skip_fp)
 {
 	if (max <= 0)
 		return 0;
-	struct frames f = { pcs, 0, max, 0, true };
+	struct frames f = { pcs, kinds, 0, max, 0, true };
 	struct gr_g *self = gr_curg;
 	if (!g || g == self) {
 		f.skip_fp = skip_fp;
@@ -355,14 +417,14 @@ int gr_traceback_skip(struct gr_g *g, uintptr_t *pcs, int max, uintptr_t skip_fp
 
 int gr_traceback(struct gr_g *g, uintptr_t *pcs, int max)
 {
-	return gr_traceback_skip(g, pcs, max, (uintptr_t)__builtin_frame_address(0));
+	return gr_traceback_skip(g, pcs, NULL, max, (uintptr_t)__builtin_frame_address(0));
 }
 
 /* --- symbols --- */
 
 struct sym {
 	uint64_t addr;			/* link-time address (st_value) */
-	uint32_t size : 31, global : 1;
+	uint32_t size : 30, global : 1, versioned : 1;	/* versioned: "name@VER" */
 	uint32_t name;			/* offset in the module's string table */
 };
 
@@ -422,8 +484,12 @@ static bool sym_less(const struct sym *a, const struct sym *b)
 {
 	if (a->addr != b->addr)
 		return a->addr < b->addr;
+	/* Aliases: global over local (the glibc debug file has locals like
+	 * __libc_start_main_alias_2), then a plain name over "name@VERSION". */
 	if (a->global != b->global)
-		return a->global;		/* aliases: the global name first */
+		return a->global;
+	if (a->versioned != b->versioned)
+		return !a->versioned;
 	return a->size > b->size;
 }
 
@@ -526,6 +592,7 @@ static bool load_syms(struct mod *m, const char *path, int depth)
 	const Elf64_Sym *es = (const void *)(img + sh[use].sh_offset);
 	size_t nes = sh[use].sh_size / sizeof(Elf64_Sym);
 	const Elf64_Shdr *str = &sh[sh[use].sh_link];
+	const char *strs = (const char *)img + str->sh_offset;
 	size_t n = 0;
 	for (size_t i = 0; i < nes; i++) {
 		int t = ELF64_ST_TYPE(es[i].st_info);
@@ -546,8 +613,10 @@ static bool load_syms(struct mod *m, const char *path, int depth)
 		      es[i].st_value && es[i].st_name && es[i].st_name < str->sh_size))
 			continue;
 		s[k].addr = es[i].st_value;
-		s[k].size = es[i].st_size < (1u << 31) ? (uint32_t)es[i].st_size : 0;
+		s[k].size = es[i].st_size < (1u << 30) ? (uint32_t)es[i].st_size : 0;
 		s[k].global = ELF64_ST_BIND(es[i].st_info) != STB_LOCAL;
+		const char *nm = strs + es[i].st_name;
+		s[k].versioned = memchr(nm, '@', strnlen(nm, str->sh_size - es[i].st_name)) != NULL;
 		s[k].name = (uint32_t)es[i].st_name;
 		k++;
 	}
@@ -656,6 +725,9 @@ static void symbolize(uintptr_t pc, bool ret, char *buf, size_t n)
 	if (s) {
 		char name[160];
 		copy_str(name, sizeof name, m->strtab + s->name, m->strsz - s->name);
+		char *at = strchr(name, '@');	/* "name@@GLIBC_2.34": the name */
+		if (at && at != name)
+			*at = 0;
 		gr_fmt(buf, n, "%s+0x%lx (%s)", name, (unsigned long)(pc - bias - s->addr), mname);
 	} else if ((!m || !m->syms) && info.dli_sname && info.dli_saddr && look >= (uintptr_t)info.dli_saddr) {
 		gr_fmt(buf, n, "%s+0x%lx (%s)", info.dli_sname,

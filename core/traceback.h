@@ -23,15 +23,25 @@ struct gr_g;
  * 0. Never faults, whatever the stack holds: every word read is checked
  * against the G's stack bounds or read through process_vm_readv.
  *
- * Every entry is a return address (look up pc - 1), except that a G that
- * has never run gives exactly one entry, gr_arch_gstart. */
+ * Every entry is a return address (look up pc - 1), except below a signal
+ * frame (see gr_traceback_skip), and except that a G that has never run
+ * gives exactly one entry, gr_arch_gstart. */
 GR_HIDDEN int gr_traceback(struct gr_g *g, uintptr_t *pcs, int max);
+
+/* What pcs[i] is, for gr_traceback_skip's kinds array. */
+enum gr_frame_kind {
+	GR_FRAME_RET,		/* a return address: name pc - 1 */
+	GR_FRAME_EXACT,		/* interrupted by a signal here: name pc itself */
+	GR_FRAME_SIGNAL,	/* the kernel's signal frame (__restore_rt) */
+};
 
 /* The same, dropping the calling thread's innermost frames up to and
  * including the one whose frame address is skip_fp (pass
- * __builtin_frame_address(0) to start at your caller). Ignored for a G
- * traced from its saved context. */
-GR_HIDDEN int gr_traceback_skip(struct gr_g *g, uintptr_t *pcs, int max, uintptr_t skip_fp);
+ * __builtin_frame_address(0) to start at your caller; ignored for a G
+ * traced from its saved context), and telling in kinds (NULL, or max
+ * entries) what each entry is. */
+GR_HIDDEN int gr_traceback_skip(struct gr_g *g, uintptr_t *pcs, uint8_t *kinds, int max,
+				uintptr_t skip_fp);
 
 /* Name pc exactly as "func+0xoff (module)" into buf (always terminated).
  * Unknown function: "module+0xoff" (offset from the load bias, what

@@ -33,35 +33,10 @@ static inline long blocking(long nr, long a, long b, long c, long d, long e, lon
 #define B4(nr, a, b, c, d) blocking(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 #define B6(nr, a, b, c, d, e, f) blocking(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
-GR_EXPORT ssize_t read(int fd, void *buf, size_t n) { return B3(SYS_read, fd, buf, n); }
-GR_EXPORT ssize_t write(int fd, const void *buf, size_t n) { return B3(SYS_write, fd, buf, n); }
-GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n) { return B3(SYS_readv, fd, iov, n); }
-GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n) { return B3(SYS_writev, fd, iov, n); }
 GR_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) { return B4(SYS_pread64, fd, buf, n, off); }
 GR_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
 GR_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return B4(SYS_pread64, fd, buf, n, off); }
 GR_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
-GR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
-{
-	if (n > buflen)	/* glibc reports the overflow and aborts */
-		return REAL(__read_chk)(fd, buf, n, buflen);
-	return read(fd, buf, n);
-}
-GR_EXPORT ssize_t recv(int fd, void *buf, size_t n, int fl) { return B6(SYS_recvfrom, fd, buf, n, fl, 0, 0); }
-GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int fl, struct sockaddr *a, socklen_t *al)
-{
-	return B6(SYS_recvfrom, fd, buf, n, fl, a, al);
-}
-GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int fl) { return B3(SYS_recvmsg, fd, m, fl); }
-GR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int fl) { return B6(SYS_sendto, fd, buf, n, fl, 0, 0); }
-GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int fl, const struct sockaddr *a, socklen_t al)
-{
-	return B6(SYS_sendto, fd, buf, n, fl, a, al);
-}
-GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int fl) { return B3(SYS_sendmsg, fd, m, fl); }
-GR_EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al) { return (int)B4(SYS_accept4, fd, a, al, 0); }
-GR_EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int fl) { return (int)B4(SYS_accept4, fd, a, al, fl); }
-GR_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) { return (int)B3(SYS_connect, fd, a, al); }
 GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
 {
 	if (ms < 0)
@@ -87,14 +62,6 @@ GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, con
 GR_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
 	return (int)B6(SYS_select, n, r, w, e, tv, 0);
-}
-GR_EXPORT int epoll_wait(int fd, struct epoll_event *ev, int n, int ms)
-{
-	return (int)B6(SYS_epoll_pwait, fd, ev, n, ms, 0, 8);
-}
-GR_EXPORT int epoll_pwait(int fd, struct epoll_event *ev, int n, int ms, const sigset_t *mask)
-{
-	return (int)B6(SYS_epoll_pwait, fd, ev, n, ms, mask, 8);
 }
 GR_EXPORT pid_t wait4(pid_t pid, int *st, int opt, struct rusage *ru) { return (pid_t)B4(SYS_wait4, pid, st, opt, ru); }
 GR_EXPORT pid_t waitpid(pid_t pid, int *st, int opt) { return (pid_t)B4(SYS_wait4, pid, st, opt, 0); }
