@@ -369,6 +369,45 @@ GR_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al)
 	return (int)gr_errno_ret(err ? -err : 0);
 }
 
+/* poll() on one descriptor: park until it is ready or ms passes. */
+int gr_poll1(struct pollfd *p, int ms)
+{
+	struct gr_g *g = gr_getg();
+	struct timespec zero = { 0, 0 };
+	long r = gr_sys6(SYS_ppoll, (long)p, 1, (long)&zero, 0, 8, 0);
+	struct gr_pd *pd;
+	if (r != 0 || !gr_can_park(g) || !(pd = gr_pd_get(p->fd)))
+		goto block;
+	bool write = p->events & POLLOUT;
+	int64_t deadline = ms < 0 ? -1 : gr_nanotime() + (int64_t)ms * 1000000;
+	uint32_t gen = atomic_load(&pd->gen);
+	for (;;) {
+		_Atomic uint32_t *seqw = write ? &pd->wseq : &pd->rseq;
+		uint32_t seq = atomic_load(seqw);
+		r = gr_sys6(SYS_ppoll, (long)p, 1, (long)&zero, 0, 8, 0);
+		if (r != 0)
+			return (int)gr_errno_ret(r);
+		int w = await(p->fd, pd, write, seq, gen, deadline);
+		if (w == -ETIMEDOUT)
+			return 0;
+		if (w == -EBADF) {	/* closed while we waited: as poll reports it */
+			p->revents = POLLNVAL;
+			return 1;
+		}
+		if (w == 1)
+			break;
+	}
+block:
+	if (r != 0)
+		return (int)gr_errno_ret(r);
+	gr_testcancel();
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	bool e = gr_syscall_enter(g);
+	r = gr_sys6(SYS_ppoll, (long)p, 1, ms < 0 ? 0 : (long)&ts, 0, 8, 0);
+	gr_syscall_exit(g, e);
+	return (int)gr_errno_ret(r);
+}
+
 /* epoll_wait on the program's own epoll fd: that fd is itself pollable,
  * so the G parks until it has events or the timeout passes. */
 static int do_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms, const sigset_t *mask)

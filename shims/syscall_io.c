@@ -37,13 +37,27 @@ GR_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) { return B4(SYS_
 GR_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
 GR_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return B4(SYS_pread64, fd, buf, n, off); }
 GR_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
+GR_HIDDEN int gr_poll1(struct pollfd *p, int ms);
+
+/* glibc declares poll's array write-only (fortify access attribute); the
+ * array is of course read: silence GCC's resulting false warning. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
 {
+	/* One descriptor waiting for input or output parks on the netpoller;
+	 * several descriptors still wait in the kernel (sysmon hands the P on). */
+	if (n == 1 && ms != 0) {
+		struct pollfd *p = &fds[0];
+		if (p->fd >= 0 && (p->events & (POLLIN | POLLOUT)) != (POLLIN | POLLOUT))
+			return gr_poll1(p, ms);
+	}
 	if (ms < 0)
 		return (int)B6(SYS_ppoll, fds, n, 0, 0, 8, 0);
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 	return (int)B6(SYS_ppoll, fds, n, &ts, 0, 8, 0);
 }
+#pragma GCC diagnostic pop
 GR_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen)
 {
 	if (n > fdslen / sizeof *fds)
