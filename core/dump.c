@@ -160,6 +160,15 @@ static size_t mutex_owner(struct gr_g *g, struct gr_g *head, char *b, size_t n)
 	return gr_fmt(b, n, " (mutex owned by tid %d, not a goroutine)", owner);
 }
 
+/* " (join of goroutine 7)": a joiner waits on the joined G's exited word. */
+static size_t joinee(void *a, struct gr_g *head, char *b, size_t n)
+{
+	for (struct gr_g *x = head; x; x = x->allnext)
+		if ((void *)&x->exited == a && atomic_load_explicit(&x->status, memory_order_relaxed) != G_IDLE)
+			return gr_fmt(b, n, " (join of goroutine %lu)", (unsigned long)x->goid);
+	return 0;
+}
+
 static void print_info(struct out *o, struct gr_g *g, int st, struct gr_g *head)
 {
 	char line[600], sym[200], nm[sizeof g->name + 1];
@@ -184,6 +193,8 @@ static void print_info(struct out *o, struct gr_g *g, int st, struct gr_g *head)
 			k += gr_fmt(line + k, sizeof line - k, ", waits on %p", a);
 			if (g->waitreason == WAIT_MUTEX)
 				k += mutex_owner(g, head, line + k, sizeof line - k);
+			else if (g->waitreason == WAIT_JOIN)
+				k += joinee(a, head, line + k, sizeof line - k);
 		}
 		if (atomic_load(&g->timer.heap)) {
 			char d[32];

@@ -71,6 +71,7 @@ struct gr_g {
 	bool user_stack;		/* program-provided (pthread_attr_setstack) */
 	bool is_main;			/* G1: the initial thread's TCB, never freed */
 	bool pinned;			/* locked to its M for good (LockOSThread) */
+	int nopreempt;			/* > 0: no asynchronous preemption */
 	/* start and exit */
 	void *(*fn)(void *);
 	void *arg;
@@ -110,6 +111,7 @@ struct gr_m {
 	void *mcall_arg;
 	uint64_t cursigmask;		/* kernel mask now in force on this thread */
 	/* set*id broadcast (see identity) */
+	_Atomic int preempt_pending;	/* sysmon asked for a preemption */
 	_Atomic int xid_pending;
 	long xid_nr, xid_args[3];
 	long xid_result;
@@ -269,6 +271,11 @@ static inline bool gr_waitreason_cancelable(int r)
 /* Pin the calling G to its M for good (LockOSThread): from now on it runs
  * like a native thread on its own kernel thread. */
 GR_HIDDEN void gr_pin(void);
+
+/* Asynchronous preemption (preempt.c). */
+GR_HIDDEN void gr_preempt_refresh(void);
+GR_HIDDEN void gr_preempt_request(struct gr_m *m);
+GR_HIDDEN bool gr_preempt_on_signal(struct gr_m *m, void *ucontext);
 
 /* Hooks run at G exit, set by the shims (C++ thread_local, pthread keys). */
 GR_HIDDEN extern void (*gr_exit_hook)(struct gr_g *g);

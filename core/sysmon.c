@@ -33,10 +33,12 @@
 #define RETAKE_SYSCALL_NS 20000
 #define RETAKE_USER_NS 1000000
 #define FORCE_SYSCALL_NS 10000000
+#define PREEMPT_NS 10000000
 
 GR_HIDDEN extern struct gr_stackcache *gr_stackcache_global;
 
 static struct gr_m sysmon_m;
+GR_HIDDEN extern _Atomic long gr_preempt_count;
 GR_HIDDEN void gr_identity_register(struct gr_m *m);
 GR_HIDDEN void gr_identity_wait_registered(struct gr_m *m);
 _Atomic long gr_sysmon_retakes_syscall, gr_sysmon_retakes_blocked;
@@ -139,8 +141,14 @@ static int retake(int64_t now)
 			if (held < RETAKE_USER_NS)
 				continue;
 			char s = thread_state(m);
+			if (s == 'R' && held >= PREEMPT_NS) {
+				/* Running program code for 10 ms: preempt it. */
+				gr_preempt_request(m);
+				p->sm_since = now;
+				continue;
+			}
 			if (s == 'R' || s == '?')
-				continue;	/* running: preemption's business */
+				continue;
 		}
 		if (!atomic_compare_exchange_strong(&p->status, &w, P_IDLE))
 			continue;
@@ -178,9 +186,9 @@ static void schedtrace(int64_t now)
 	for (int i = 0; i < gr_sched.nprocs && len < sizeof buf - 16; i++)
 		len += gr_fmt(buf + len, sizeof buf - len, i ? " %u" : "%u",
 			      gr_runq_len(&gr_sched.allp[i].runq));
-	len += gr_fmt(buf + len, sizeof buf - len, "] retakes=%ld/%ld\n",
+	len += gr_fmt(buf + len, sizeof buf - len, "] retakes=%ld/%ld preempts=%ld\n",
 		      (long)atomic_load(&gr_sysmon_retakes_syscall),
-		      (long)atomic_load(&gr_sysmon_retakes_blocked));
+		      (long)atomic_load(&gr_sysmon_retakes_blocked), (long)atomic_load(&gr_preempt_count));
 	gr_write_all(2, buf, len);
 	if (!gr_cfg.scheddetail)
 		return;
@@ -217,6 +225,7 @@ static void *sysmon(void *arg)
 	gr_identity_register(m);
 
 	int idle = 0;
+	gr_preempt_refresh();
 	int64_t delay = 20000, last_trace = gr_nanotime(), last_scavenge = last_trace, last_deadlock = last_trace;
 	for (;;) {
 		struct timespec ts = { 0, delay };
@@ -264,6 +273,7 @@ static void *sysmon(void *arg)
 		}
 		if (now - last_scavenge >= 1000000000) {
 			last_scavenge = now;
+			gr_preempt_refresh();	/* libraries loaded since */
 			gr_stack_scavenge(gr_stackcache_global, 64 << 10);
 		}
 		if (gr_cfg.schedtrace_ms > 0 && delay > (int64_t)gr_cfg.schedtrace_ms * 1000000)

@@ -24,13 +24,21 @@
  * growing. Rejected: a SIGSEGV recovery handler (the signal code owns
  * SIGSEGV, and longjmp out of a fault in a lock-holding libc is worse).
  *
+ * Signal frames. A dump usually runs in a signal handler. The kernel's
+ * signal frame is recognised by its return address, glibc's __restore_rt,
+ * which the kernel reports as sa_restorer of any handler glibc installed
+ * (libunwind's unw_is_signal_frame answers one frame late in 1.6). The
+ * frame below it is the interrupted pc itself, not a return address; the
+ * frame-pointer walker resumes from the ucontext the kernel saved there.
+ *
  * Naming. dladdr1 gives the module (link_map) of a pc. Per module we read
  * the file's .symtab (or the debug file found by build-id under
  * /usr/lib/debug, or .dynsym) once, into a sorted table in mmap'd memory,
  * so static functions get names too; the file stays mapped for the
  * strings. Files are read with raw system calls; nothing here calls
  * malloc or an interposed libc function (dlopen/dladdr themselves may
- * allocate and take the loader lock).
+ * allocate and take the loader lock). Rejected: libelf, which mallocs its
+ * descriptors and would be a second dlopen for a hundred lines of ELF.
  *
  * Shared state: the module table is append-only; a slot is filled under
  * modlock (a trylock: a thread that finds it busy names the pc through
@@ -106,6 +114,7 @@ struct walk {
 	uintptr_t lo, hi;	/* the G's stack; 0, 0 when unknown */
 	bool strict;		/* every frame must be inside [lo, hi] */
 	bool racy;		/* another G's stack: it may run, exit, be unmapped */
+	uintptr_t tramp;	/* __restore_rt, or 0 if unknown */
 };
 
 static bool in_stack(const struct walk *w, uintptr_t a, size_t len)
@@ -174,9 +183,27 @@ static uintptr_t sig_restorer(void)
 	return r;
 }
 
-static bool is_sigtramp(uintptr_t pc)
+static bool is_sigtramp(const struct walk *w, uintptr_t pc)
 {
-	return pc == sig_restorer();
+	return w->tramp && pc == w->tramp;
+}
+
+/* Asynchronous preemption (switch.S, gr_arch_preempt_tramp) is entered as
+ * if called from the interrupted instruction: the frame below it is an
+ * exact pc. gr_arch_preempt_ret labels the return address of its call
+ * into the scheduler (weak: 0 until switch.S defines it). The trampoline
+ * sets rbp to its rsp after pushing flags and the 15 registers, so at
+ * that rbp: the interrupted rbp at +64, the interrupted pc at +128, and
+ * the interrupted rsp is rbp + 264 (the 128-byte red-zone gap included).
+ * Must match the push order in switch.S. */
+extern const char gr_arch_preempt_ret[] __attribute__((weak, visibility("hidden")));
+#define PREEMPT_RBP_OFF 64
+#define PREEMPT_PC_OFF 128
+#define PREEMPT_SP_OFF 264
+
+static bool is_preempt_ret(uintptr_t pc)
+{
+	return gr_arch_preempt_ret && pc == (uintptr_t)gr_arch_preempt_ret;
 }
 
 /* --- collected frames --- */
@@ -207,6 +234,19 @@ static bool add_frame(struct frames *f, uintptr_t pc, uintptr_t sp, int kind)
 	return f->n < f->max;
 }
 
+/* A frame returned into the preemption trampoline, whose rbp is blk (the
+ * register block): add the interrupted pc and continue from its rsp and
+ * rbp. sp: the stack pointer above the trampoline's return slot. */
+static bool cross_preempt(struct walk *w, struct frames *f, uintptr_t sp, uintptr_t blk,
+			  uintptr_t *isp, uintptr_t *ifp)
+{
+	uintptr_t ip;
+	*isp = blk + PREEMPT_SP_OFF;
+	return next_sp_ok(w, sp, blk) && read_word(w, blk + PREEMPT_PC_OFF, &ip) &&
+	       read_word(w, blk + PREEMPT_RBP_OFF, ifp) && ip >= 4096 &&
+	       next_sp_ok(w, blk, *isp) && add_frame(f, ip, *isp, GR_FRAME_EXACT);
+}
+
 /* Follow the rbp chain from frame pointer fp; sp is the stack pointer of
  * the frame that fp belongs to (a frame pointer is never below it). */
 static void fp_walk(struct walk *w, uintptr_t fp, uintptr_t sp, struct frames *f)
@@ -219,7 +259,7 @@ static void fp_walk(struct walk *w, uintptr_t fp, uintptr_t sp, struct frames *f
 			return;
 		if (ret < 4096)
 			return;
-		if (is_sigtramp(ret)) {
+		if (is_sigtramp(w, ret)) {
 			/* A handler's frame: its return address is __restore_rt
 			 * and the kernel's ucontext follows it; resume the walk
 			 * from the interrupted registers. */
@@ -238,6 +278,11 @@ static void fp_walk(struct walk *w, uintptr_t fp, uintptr_t sp, struct frames *f
 		}
 		if (!add_frame(f, ret, fp + 16, GR_FRAME_RET))
 			return;
+		if (is_preempt_ret(ret)) {
+			if (!cross_preempt(w, f, fp + 16, next, &sp, &fp))
+				return;
+			continue;
+		}
 		if (next == 0)
 			return;		/* outermost frame (gr_arch_gstart clears rbp) */
 		sp = fp + 16;
@@ -303,7 +348,7 @@ static void unw_walk(ucontext_t *uc, struct walk *w, struct frames *f)
 			return;
 		/* Below the kernel's signal frame is the interrupted pc itself.
 		 * (unw_is_signal_frame answers one frame late in 1.6.) */
-		bool sig = is_sigtramp(ip);
+		bool sig = is_sigtramp(w, ip);
 		if (sig)
 			kind = GR_FRAME_SIGNAL;
 		/* Across a signal frame the stack may change (alternate signal
@@ -312,7 +357,7 @@ static void unw_walk(ucontext_t *uc, struct walk *w, struct frames *f)
 		uintptr_t after = kind == GR_FRAME_EXACT && !w->strict ? 0 : prev;
 		if (ip < 4096 || !next_sp_ok(w, after, sp) || !add_frame(f, ip, sp, kind))
 			return;
-		kind = sig ? GR_FRAME_EXACT : GR_FRAME_RET;
+		kind = sig || is_preempt_ret(ip) ? GR_FRAME_EXACT : GR_FRAME_RET;
 		prev = sp;
 		int r = unw.step(cursor);
 		if (r > 0)
@@ -330,6 +375,7 @@ static void unw_walk(ucontext_t *uc, struct walk *w, struct frames *f)
 static void stack_bounds(const struct gr_g *g, struct walk *w)
 {
 	w->lo = w->hi = 0;
+	w->tramp = sig_restorer();
 	if (!g || !g->stack_lo)
 		return;
 	uintptr_t hi = (uintptr_t)(g->map_top ? g->map_top : g->stack_hi);
@@ -391,7 +437,10 @@ static void walk_saved(struct gr_g *g, struct frames *f)
 	}
 	if (s[7] < 4096 || !add_frame(f, s[7], sp + 64, GR_FRAME_RET))
 		return;
-	fp_walk(&w, s[6], sp + 64, f);
+	uintptr_t fp = s[6], fsp = sp + 64;
+	if (is_preempt_ret(s[7]) && !cross_preempt(&w, f, sp + 64, s[6], &fsp, &fp))
+		return;		/* parked right from the trampoline (a tail call) */
+	fp_walk(&w, fp, fsp, f);
 }
 
 int gr_traceback_skip(struct gr_g *g, uintptr_t *pcs, uint8_t *kinds, int max, uintptr_t skip_fp)
@@ -424,7 +473,7 @@ int gr_traceback(struct gr_g *g, uintptr_t *pcs, int max)
 
 struct sym {
 	uint64_t addr;			/* link-time address (st_value) */
-	uint32_t size : 30, global : 1, versioned : 1;	/* versioned: "name@VER" */
+	uint32_t size : 30, global : 1, ugly : 1;	/* ugly: "name@VER", "__GI_name" */
 	uint32_t name;			/* offset in the module's string table */
 };
 
@@ -485,11 +534,12 @@ static bool sym_less(const struct sym *a, const struct sym *b)
 	if (a->addr != b->addr)
 		return a->addr < b->addr;
 	/* Aliases: global over local (the glibc debug file has locals like
-	 * __libc_start_main_alias_2), then a plain name over "name@VERSION". */
+	 * __libc_start_main_alias_2), then a plain name over "name@VERSION"
+	 * and glibc's internal "__GI_name". */
 	if (a->global != b->global)
 		return a->global;
-	if (a->versioned != b->versioned)
-		return !a->versioned;
+	if (a->ugly != b->ugly)
+		return !a->ugly;
 	return a->size > b->size;
 }
 
@@ -616,7 +666,8 @@ static bool load_syms(struct mod *m, const char *path, int depth)
 		s[k].size = es[i].st_size < (1u << 30) ? (uint32_t)es[i].st_size : 0;
 		s[k].global = ELF64_ST_BIND(es[i].st_info) != STB_LOCAL;
 		const char *nm = strs + es[i].st_name;
-		s[k].versioned = memchr(nm, '@', strnlen(nm, str->sh_size - es[i].st_name)) != NULL;
+		s[k].ugly = memchr(nm, '@', strnlen(nm, str->sh_size - es[i].st_name)) != NULL ||
+			    strncmp(nm, "__GI_", 5) == 0;
 		s[k].name = (uint32_t)es[i].st_name;
 		k++;
 	}

@@ -73,9 +73,14 @@ static void urg_handler(int sig, siginfo_t *si, void *uc)
 	struct gr_g *g = gr_curg;
 	struct gr_m *m = g ? g->m : gr_curm;
 	bool ours = si->si_code == SI_TKILL && si->si_pid == getpid();
-	if (m && ours && atomic_load(&m->xid_pending))
+	bool handled = false;
+	if (m && ours && atomic_load(&m->xid_pending)) {
 		gr_identity_on_signal(m);
-	else
+		handled = true;
+	}
+	if (m && ours && gr_preempt_on_signal(m, uc))
+		handled = true;
+	if (!handled)
 		chain(sig, si, uc);
 	errno = saved;
 }

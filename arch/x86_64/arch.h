@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "core/throw.h"
 
 GR_HIDDEN void gr_arch_switch(void **save_sp, void *const *load_sp, void *fsbase);
@@ -19,6 +20,16 @@ GR_HIDDEN void gr_arch_gstart(void);
 GR_HIDDEN void *gr_arch_ctx_init(void *top, void (*fn)(void *), void *arg);
 
 GR_HIDDEN extern bool gr_arch_have_fsgsbase;
+GR_HIDDEN extern bool gr_arch_have_xsave;
+GR_HIDDEN extern unsigned gr_arch_xsave_size;	/* bytes of extended state */
+GR_HIDDEN void gr_arch_preempt_tramp(void);
+
+/* Redirect an interrupted context (a ucontext_t from a signal handler) to
+ * the preemption trampoline, which parks the G and later resumes it
+ * exactly where it was. */
+GR_HIDDEN void gr_arch_preempt_redirect(void *ucontext);
+GR_HIDDEN uintptr_t gr_arch_uc_pc(void *ucontext);
+GR_HIDDEN uintptr_t gr_arch_uc_sp(void *ucontext);
 GR_HIDDEN void gr_arch_init(void);
 GR_HIDDEN void gr_arch_set_fs(void *base);
 static inline void *gr_arch_get_tp(void)

@@ -70,3 +70,91 @@ gr_arch_gstart:
 	.size gr_arch_gstart, .-gr_arch_gstart
 
 	.section .note.GNU-stack,"",@progbits
+
+/* Asynchronous preemption trampoline.
+ *
+ * The runtime signal handler, finding the G at a safe point, moved the
+ * interrupted stack pointer down past the 128-byte red zone and one slot,
+ * stored the interrupted PC in that slot, and pointed RIP here. So this is
+ * entered as if called from the interrupted instruction, with the red zone
+ * intact above the return address. Save every general register, the flags
+ * and the full extended state (xsave, size from CPUID, or fxsave), clear
+ * DF, let the scheduler run something else (gr_preempt_park), restore
+ * everything and return to the interrupted PC, dropping the red-zone gap.
+ * (The handler ran on the M's alternate stack, so nothing of the kernel's
+ * signal frame lives on this stack.)
+ */
+	.text
+	.globl gr_arch_preempt_tramp
+	.hidden gr_arch_preempt_tramp
+	.type gr_arch_preempt_tramp, @function
+gr_arch_preempt_tramp:
+	.cfi_startproc
+	.cfi_adjust_cfa_offset 0
+	pushfq
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %rbp
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	movq %rsp, %rbp			/* frame: restore rsp from here */
+	movl gr_arch_xsave_size(%rip), %ecx
+	subq %rcx, %rsp
+	andq $-64, %rsp
+	cld
+	cmpb $0, gr_arch_have_xsave(%rip)
+	je 1f
+	/* zero the 64-byte XSAVE header (bytes 512..575) before saving */
+	xorl %eax, %eax
+	movq %rax, 512(%rsp)
+	movq %rax, 520(%rsp)
+	movq %rax, 528(%rsp)
+	movq %rax, 536(%rsp)
+	movq %rax, 544(%rsp)
+	movq %rax, 552(%rsp)
+	movq %rax, 560(%rsp)
+	movq %rax, 568(%rsp)
+	movl $-1, %eax
+	movl $-1, %edx
+	xsave64 (%rsp)
+	jmp 2f
+1:	fxsave64 (%rsp)
+2:	call gr_preempt_park
+	cmpb $0, gr_arch_have_xsave(%rip)
+	je 3f
+	movl $-1, %eax
+	movl $-1, %edx
+	xrstor64 (%rsp)
+	jmp 4f
+3:	fxrstor64 (%rsp)
+4:	movq %rbp, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	popfq
+	ret $128
+	.cfi_endproc
+	.size gr_arch_preempt_tramp, .-gr_arch_preempt_tramp
+	.section .note.GNU-stack,"",@progbits
