@@ -18,6 +18,7 @@
 #include "core/proc.h"
 #include "core/config.h"
 #include "core/sys.h"
+#include "core/realc.h"
 #include "arch/x86_64/arch.h"
 
 #include <errno.h>
@@ -60,7 +61,7 @@ void gr_preempt_refresh(void)
 {
 	int next = !atomic_load(&cur);
 	buf[next].n = 0;
-	dl_iterate_phdr(collect, &buf[next]);
+	gr_real.dl_iterate_phdr(collect, &buf[next]);
 	atomic_store_explicit(&cur, next, memory_order_release);
 }
 

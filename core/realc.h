@@ -8,6 +8,7 @@
 #ifndef GR_REALC_H
 #define GR_REALC_H
 
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -25,6 +26,7 @@ struct gr_realc {
 	int (*close)(int);
 	void (*pthread_unwind_next)(void *);
 	void (*pthread_testcancel)(void);
+	int (*dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
 };
 
 GR_HIDDEN extern struct gr_realc gr_real;

@@ -69,6 +69,7 @@ static void resolve(void)
 	gr_real.close = gr_dlnext("close");
 	gr_real.pthread_unwind_next = dlsym(RTLD_DEFAULT, "__pthread_unwind_next");
 	gr_real.pthread_testcancel = dlsym(RTLD_DEFAULT, "pthread_testcancel");
+	gr_real.dl_iterate_phdr = gr_dlnext("dl_iterate_phdr");
 	gr_real.call_tls_dtors = dlsym(RTLD_DEFAULT, "__call_tls_dtors");
 	gr_real.ctype_init = dlsym(RTLD_DEFAULT, "__ctype_init");
 }

@@ -1,4 +1,4 @@
-/* barrier - pthread_barrier_*:
+/* barriers - pthread_barrier_*:
  *  - pthread_barrier_init with count 0 -> EINVAL; barrierattr pshared
  *    round trip (EINVAL for a bad value);
  *  - 8 threads x 100 rounds: in every round exactly one thread gets
