@@ -202,3 +202,23 @@ void gr_pd_foreach_registered(unsigned lo, unsigned hi, void (*fn)(int fd))
 		}
 	}
 }
+
+/* fork child: the epoll instance is the parent's (shared): forget it and
+ * every registration; a new one is made on first use. */
+void gr_netpoll_fork_child(void)
+{
+	if (epfd >= 0) {
+		gr_sys(SYS_close, epfd, 0, 0);
+		gr_sys(SYS_close, evfd, 0, 0);
+	}
+	epfd = evfd = -1;
+	memset(&table_lock, 0, sizeof table_lock);
+	memset(&init_lock, 0, sizeof init_lock);
+	for (int c = 0; c < L1; c++) {
+		struct gr_pd *chunk = atomic_load(&table[c]);
+		if (!chunk)
+			continue;
+		for (int i = 0; i < L2; i++)
+			atomic_store(&chunk[i].registered, false);
+	}
+}

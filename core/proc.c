@@ -1251,3 +1251,106 @@ int gr_sched_start(void)
 	atomic_store(&gr_sched.started, true);
 	return 0;
 }
+
+/* --- fork (see fork.c) --- */
+
+void gr_proc_fork_prepare(void)
+{
+	gr_lock(&gr_sched.lock);
+	gr_lock(&gr_allm_lock);
+	gr_lock(&gr_allg_lock);
+	gr_lock(&gfree_lock);
+	gr_lock(&fix_lock);
+	gr_lock(&stackcache.lock);
+}
+
+void gr_proc_fork_parent(void)
+{
+	gr_unlock(&stackcache.lock);
+	gr_unlock(&fix_lock);
+	gr_unlock(&gfree_lock);
+	gr_unlock(&gr_allg_lock);
+	gr_unlock(&gr_allm_lock);
+	gr_unlock(&gr_sched.lock);
+}
+
+void gr_proc_fork_child(void)
+{
+	struct gr_g *self = gr_curg;
+	memset(&gr_sched.lock, 0, sizeof gr_sched.lock);
+	memset(&gr_allm_lock, 0, sizeof gr_allm_lock);
+	memset(&gr_allg_lock, 0, sizeof gr_allg_lock);
+	memset(&gfree_lock, 0, sizeof gfree_lock);
+	memset(&fix_lock, 0, sizeof fix_lock);
+	/* Cached stacks' TCBs are off glibc's list now: drop them. */
+	for (struct gr_stack *s = stackcache.head; s;) {
+		struct gr_stack *next = s->next;
+		gr_stack_unmap(s);
+		s = next;
+	}
+	stackcache.head = NULL;
+	stackcache.n = 0;
+	memset(&stackcache.lock, 0, sizeof stackcache.lock);
+
+	/* A fresh M for this thread (the old one's NPTL stack is reclaimed). */
+	struct gr_m *m = fixalloc(sizeof *m);
+	m->id = atomic_fetch_add(&mid_gen, 1) + 1;
+	struct gr_stack g0s;
+	if (gr_stack_map(&g0s, G0_STACK + gr_tls_block_size(), 4096) < 0)
+		gr_throw("fork: cannot map a scheduler stack in the child");
+	void *g0tp = gr_tls_create((char *)g0s.base + g0s.size);
+	if (!g0tp)
+		gr_throw("fork: cannot build a scheduler TCB in the child");
+	m->tid = gr_gettid();
+	gr_tls_setup(g0tp, m->tid, (char *)g0s.base + g0s.guard, G0_STACK, g0s.guard, NULL, m);
+	m->tcb = g0tp;
+	void *g0hi = (void *)(((uintptr_t)g0tp + gr_tls.sizeof_pthread - gr_tls_block_size()) & ~(uintptr_t)63);
+	m->g0sp = gr_arch_ctx_init(g0hi, m0_g0_main, m);
+	m->cursigmask = self ? self->sigmask & ~(1ull << (SIGURG - 1)) : 0;
+	atomic_store(&m->registered, 1);
+	gr_allm = m;
+	m->allnext = NULL;
+	atomic_store(&gr_sched.mcount, 1);
+	gr_sched.m0 = m;
+	gr_sched.midle = NULL;
+	gr_sched.nmidle = 0;
+	gr_sched.timer_sleeper = NULL;
+	atomic_store(&gr_sched.sleep_until, INT64_MAX);
+	atomic_store(&gr_sched.netpolling, false);
+	atomic_store(&gr_sched.nmspinning, 0);
+
+	/* Only the forking G lives on. */
+	gr_sched.runqhead = gr_sched.runqtail = NULL;
+	atomic_store(&gr_sched.runqsize, 0);
+	for (struct gr_g *g = gr_allg; g; g = g->allnext) {
+		if (g == self)
+			continue;
+		int st = atomic_load(&g->status);
+		if (st != G_IDLE && st != G_DEAD) {
+			atomic_store(&g->status, G_DEAD);
+			atomic_store(&g->detach, GD_DETACHED);
+			atomic_store(&g->exited, 2);
+		}
+	}
+	atomic_store(&gr_sched.ngalive, 1);
+	gr_sched.pidle = NULL;
+	atomic_store(&gr_sched.npidle, 0);
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *p = &gr_sched.allp[i];
+		gr_runq_init(&p->runq);
+		gr_timerheap_init(&p->timers);	/* the heaps' memory leaks: small */
+		p->m = NULL;
+		if (i > 0)
+			pidleput_locked(p);
+	}
+	struct gr_p *p0 = &gr_sched.allp[0];
+	if (self) {
+		self->m = m;
+		m->curg = self;
+		acquirep(m, p0);
+		atomic_store(&p0->status, GR_PWORD(m, P_USER));
+		atomic_store(&self->timer.heap, NULL);
+	} else {
+		pidleput_locked(p0);
+	}
+}

@@ -277,6 +277,12 @@ GR_HIDDEN void gr_preempt_refresh(void);
 GR_HIDDEN void gr_preempt_request(struct gr_m *m);
 GR_HIDDEN bool gr_preempt_on_signal(struct gr_m *m, void *ucontext);
 
+/* fork (fork.c): atfork handlers, and the vfork-child test for shims. */
+GR_HIDDEN void gr_fork_prepare(void);
+GR_HIDDEN void gr_fork_parent(void);
+GR_HIDDEN void gr_fork_child(void);
+GR_HIDDEN bool gr_in_vfork_child(void);
+
 /* Hooks run at G exit, set by the shims (C++ thread_local, pthread keys). */
 GR_HIDDEN extern void (*gr_exit_hook)(struct gr_g *g);
 

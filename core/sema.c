@@ -17,6 +17,7 @@
 #include "core/sys.h"
 
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 
 GR_HIDDEN void gr_timer_armed(int64_t when);
@@ -223,4 +224,15 @@ bool gr_sema_cancel(struct gr_g *g)
 	if (found)
 		gr_ready(g);
 	return found;
+}
+
+/* fork child: every waiter belonged to a G or thread that is gone. */
+void gr_sema_fork_child(void)
+{
+	for (int i = 0; i < NBUCKETS; i++) {
+		memset(&buckets[i].lock, 0, sizeof buckets[i].lock);
+		buckets[i].head = NULL;
+		buckets[i].tail = &buckets[i].head;
+		atomic_store(&buckets[i].kwait, 0);
+	}
 }

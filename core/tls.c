@@ -252,3 +252,8 @@ int gr_tls_move_rseq(void *from_tp, void *to_tp)
 		U(to, 4, int32_t) = -2;
 	return r < 0 ? (int)r : 0;
 }
+
+/* fork: keep the list consistent across fork (see fork.c). */
+void gr_tls_fork_prepare(void) { gr_lock(&list_lock); }
+void gr_tls_fork_parent(void) { gr_unlock(&list_lock); }
+void gr_tls_fork_child(void) { memset(&list_lock, 0, sizeof list_lock); }

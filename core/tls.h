@@ -60,6 +60,10 @@ GR_HIDDEN void gr_tls_free(void *tp);
  * thread. Returns 0 or -errno. */
 GR_HIDDEN int gr_tls_move_rseq(void *from_tp, void *to_tp);
 
+GR_HIDDEN void gr_tls_fork_prepare(void);
+GR_HIDDEN void gr_tls_fork_parent(void);
+GR_HIDDEN void gr_tls_fork_child(void);
+
 static inline void *gr_tls_slot(void *tp, ptrdiff_t off) { return (char *)tp + off; }
 
 #endif

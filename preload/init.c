@@ -21,6 +21,7 @@
 #include "arch/x86_64/arch.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -232,6 +233,8 @@ void gr_ensure_init(void)
 		gr_keys_init();
 		gr_mutex_init();
 		gr_throw_dump_hook = throw_dump;
+		/* First registered: our prepare runs last, our child handler first. */
+		pthread_atfork(gr_fork_prepare, gr_fork_parent, gr_fork_child);
 		if (gr_cfg.blockprofile)
 			atexit(gr_sysmon_report);
 	}

@@ -267,3 +267,8 @@ GR_EXPORT long syscall(long nr, ...)
 	}
 	return gr_errno_ret(gr_sys6(nr, a, b, c, d, e, f));
 }
+
+void gr_identity_fork_child(void)
+{
+	memset(&xid_lock, 0, sizeof xid_lock);
+}

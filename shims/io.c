@@ -477,7 +477,8 @@ GR_EXPORT int close(int fd)
 {
 	if (internal_fd(fd))
 		return 0;	/* libgrun's own: the program never opened it */
-	fd_gone(fd);
+	if (!gr_in_vfork_child())
+		fd_gone(fd);
 	return (int)gr_errno_ret(gr_sys(SYS_close, fd, 0, 0));
 }
 
@@ -487,7 +488,8 @@ GR_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
 	int in[2], n = 0;
 	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
-		gr_pd_foreach_registered(lo, hi, fd_gone);
+		if (!gr_in_vfork_child())
+			gr_pd_foreach_registered(lo, hi, fd_gone);
 		int e, b;
 		if (gr_netpoll_fds(&e, &b)) {
 			int x = e < b ? e : b, y = e < b ? b : e;
@@ -519,7 +521,7 @@ GR_EXPORT int dup2(int old, int new)
 		errno = EBUSY;	/* Linux's answer for a descriptor being set up */
 		return -1;
 	}
-	if (old != new)
+	if (old != new && !gr_in_vfork_child())
 		fd_gone(new);
 	return (int)gr_errno_ret(gr_sys(SYS_dup2, old, new, 0));
 }
@@ -530,7 +532,8 @@ GR_EXPORT int dup3(int old, int new, int fl)
 		errno = EBUSY;
 		return -1;
 	}
-	fd_gone(new);
+	if (!gr_in_vfork_child())
+		fd_gone(new);
 	return (int)gr_errno_ret(gr_sys(SYS_dup3, old, new, fl));
 }
 
@@ -543,4 +546,13 @@ GR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 			pd->timeo_known = false;	/* re-read from the kernel */
 	}
 	return (int)gr_errno_ret(r);
+}
+
+/* glibc's _Fork (2.34+) runs no atfork handlers: reset the child here. */
+GR_EXPORT pid_t _Fork(void)
+{
+	pid_t pid = REAL(_Fork)();
+	if (pid == 0 && !gr_native)
+		gr_fork_child();
+	return pid;
 }

@@ -151,7 +151,7 @@ GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 
 GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (gr_native || sig <= 0 || sig > 64 || !owned[sig])
+	if (gr_native || sig <= 0 || sig > 64 || !owned[sig] || gr_in_vfork_child())
 		return gr_real.sigaction(sig, act, old);
 	if (old)
 		*old = prog[sig];
@@ -163,7 +163,7 @@ GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 /* Record the G's mask; keep SIGURG out of the kernel's. */
 static int setmask(int how, const sigset_t *set, sigset_t *old)
 {
-	struct gr_g *g = gr_native ? NULL : gr_getg();
+	struct gr_g *g = gr_native || gr_in_vfork_child() ? NULL : gr_getg();
 	uint64_t cur, want;
 	if (gr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0) < 0)
 		return EINVAL;

@@ -1,0 +1,80 @@
+/* fork: the runtime across fork().
+ *
+ * After fork the child has one kernel thread: the one that ran the
+ * forking G. Everything else the parent's runtime knew — other Ms, sysmon,
+ * other Gs, their timers and wait-queue entries, the netpoller's epoll
+ * instance (shared with the parent) — does not exist there. The atfork
+ * handlers, registered before any of the program's (so the prepare
+ * handler runs last and the child handler first, POSIX order), do:
+ *   prepare  take the runtime locks whose data must be consistent in the
+ *            child (sched, allm, allg, G free list, runtime allocator, TLS
+ *            list, stack cache), in lock order;
+ *   parent   release them;
+ *   child    reset: the forking G runs on a fresh M (new g0 stack and TCB:
+ *            the old M's NPTL stack is reclaimed by glibc in the child),
+ *            owning P0 with the other Ps idle and every run queue, timer
+ *            heap and wait queue emptied; other Gs are marked dead
+ *            (detached: joining one reports EINVAL); the stack cache is
+ *            dropped (those TCBs left glibc's thread list); the netpoller
+ *            forgets the parent's epoll instance; sysmon starts again.
+ * glibc's _Fork skips atfork handlers, so it is shimmed to call the same
+ * child reset.
+ */
+#include "core/proc.h"
+#include "core/netpoll.h"
+#include "core/sema.h"
+#include "core/stack.h"
+#include "core/sys.h"
+#include "core/tls.h"
+#include "arch/x86_64/arch.h"
+
+#include <string.h>
+
+GR_HIDDEN void gr_proc_fork_prepare(void);
+GR_HIDDEN void gr_proc_fork_parent(void);
+GR_HIDDEN void gr_proc_fork_child(void);
+GR_HIDDEN void gr_sema_fork_child(void);
+GR_HIDDEN void gr_netpoll_fork_child(void);
+GR_HIDDEN void gr_sysmon_start(void);
+GR_HIDDEN void gr_identity_fork_child(void);
+
+static bool forking;
+
+void gr_fork_prepare(void)
+{
+	if (!atomic_load(&gr_sched.started))
+		return;
+	forking = true;
+	gr_tls_fork_prepare();
+	gr_proc_fork_prepare();
+}
+
+void gr_fork_parent(void)
+{
+	if (!forking)
+		return;
+	forking = false;
+	gr_proc_fork_parent();
+	gr_tls_fork_parent();
+}
+
+void gr_fork_child(void)
+{
+	if (!atomic_load(&gr_sched.started))
+		return;
+	forking = false;
+	gr_tls_fork_child();
+	gr_identity_fork_child();
+	gr_sema_fork_child();
+	gr_netpoll_fork_child();
+	gr_proc_fork_child();
+	gr_sysmon_start();
+}
+
+/* A shim running in a vfork child shares the parent's memory: it must not
+ * change runtime state (the parent's G, descriptors, netpoller). */
+bool gr_in_vfork_child(void)
+{
+	struct gr_g *g = gr_curg;
+	return g && g->m && gr_gettid() != g->m->tid && !g->pinned;
+}
