@@ -16,6 +16,7 @@
  * Gs may still run. Each cycle is reported once; the program keeps going.
  */
 #include "core/deadlock.h"
+#include "core/dump.h"
 #include "core/config.h"
 #include "core/proc.h"
 #include "core/realc.h"
@@ -29,8 +30,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-GR_HIDDEN void gr_dump_all(int fd, const char *why) __attribute__((weak));
-GR_HIDDEN void gr_dump_g(int fd, struct gr_g *g) __attribute__((weak));
 
 int (*gr_wait_owner)(const struct gr_g *g);
 
@@ -154,13 +153,11 @@ void gr_deadlock_check(int64_t now)
 		gr_printf("libgrun: all threads are asleep waiting on each other; still waiting, because %s\n",
 			  gr_cfg.deadlock_wait ? "GRUN_DEBUG=deadlock=wait"
 					       : "a signal handler or timer could still wake one");
-		if (gr_dump_all)
-			gr_dump_all(2, "deadlock");
+		gr_dump_all(2, NULL);
 		return;
 	}
 	gr_printf("fatal error: all goroutines are asleep - deadlock!\n\n");
-	if (gr_dump_all)
-		gr_dump_all(2, "deadlock");
+	gr_dump_all(2, NULL);
 	gr_sys(SYS_exit_group, 2, 0, 0);
 	return;
 
@@ -206,8 +203,7 @@ partial:;
 			gr_printf("  goroutine %lu (tid %d) waits for mutex %p held by goroutine %lu (tid %d)\n",
 				  (unsigned long)w->goid, w->vtid, w->waitaddr, (unsigned long)o->goid, o->vtid);
 		}
-		if (gr_dump_g)
-			for (int i = 0; i < n; i++)
-				gr_dump_g(2, chain[i]);
+		for (int i = 0; i < n; i++)
+			gr_dump_g(2, chain[i]);
 	}
 }

@@ -96,8 +96,10 @@ bool gr_preempt_on_signal(struct gr_m *m, void *uc)
 	char here;
 	if (&here >= (char *)g->stack_lo && &here < (char *)g->map_top)
 		return true;	/* no alternate stack: the frame is on the G's stack */
-	if (!safe_pc(gr_arch_uc_pc(uc)))
+	if (!safe_pc(gr_arch_uc_pc(uc))) {
+		g->preempt_coop = true;	/* yield at the next cooperative point */
 		return true;
+	}
 	uintptr_t sp = gr_arch_uc_sp(uc);
 	if (sp - 256 < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->map_top)
 		return true;	/* not on its own stack (a coroutine library?) */

@@ -72,6 +72,7 @@ struct gr_g {
 	bool is_main;			/* G1: the initial thread's TCB, never freed */
 	bool pinned;			/* locked to its M for good (LockOSThread) */
 	int nopreempt;			/* > 0: no asynchronous preemption */
+	bool preempt_coop;		/* preemption was refused (unsafe pc): yield at the next shim */
 	/* start and exit */
 	void *(*fn)(void *);
 	void *arg;

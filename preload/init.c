@@ -15,6 +15,7 @@
  */
 #include "shims/shim.h"
 #include "core/config.h"
+#include "core/dump.h"
 #include "core/realc.h"
 #include "core/sys.h"
 #include "core/tls.h"
@@ -33,13 +34,6 @@ bool gr_native;
 bool gr_inited;
 static struct gr_lock init_lock;
 
-GR_HIDDEN void gr_dump_all(int fd, const char *why) __attribute__((weak));
-
-static void throw_dump(void)
-{
-	if (gr_dump_all && atomic_load(&gr_sched.started))
-		gr_dump_all(2, "fatal error");
-}
 
 GR_HIDDEN void gr_keys_init(void);
 GR_HIDDEN void gr_mutex_init(void);
@@ -232,7 +226,7 @@ void gr_ensure_init(void)
 		gr_sched_init(gr_cfg.maxprocs ? gr_cfg.maxprocs : usable_cpus());
 		gr_keys_init();
 		gr_mutex_init();
-		gr_throw_dump_hook = throw_dump;
+		gr_throw_dump_hook = gr_dump_throw_hook;
 		/* First registered: our prepare runs last, our child handler first. */
 		pthread_atfork(gr_fork_prepare, gr_fork_parent, gr_fork_child);
 		if (gr_cfg.blockprofile)

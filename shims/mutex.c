@@ -246,6 +246,7 @@ GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *mu)
 {
 	if (unlikely(gr_native) || kernel_kind(mu))
 		return REAL(pthread_mutex_trylock)(mu);
+	gr_maybe_yield();
 	return do_lock((struct mtx *)mu, -1, true);
 }
 

@@ -17,7 +17,7 @@
  * and wakes the rest, which wait on the round number.
  *
  * spin locks spin a bounded number of times, then yield the P so that a
- * holder on the same P can run.
+ * holder on the same P can run; the lock word keeps glibc's x86 values.
  */
 #include "shims/shim.h"
 #include "core/sys.h"
@@ -75,10 +75,10 @@ static int rdlock(struct rwl *l, int64_t deadline, bool try)
 				return 0;
 			continue;
 		}
-		if ((s & WRITER) && atomic_load(&l->writer) == gr_self_tid())
-			return EDEADLK;
 		if (try)
 			return EBUSY;
+		if ((s & WRITER) && atomic_load(&l->writer) == gr_self_tid())
+			return EDEADLK;
 		uint32_t seq = atomic_load(&l->rseq);
 		s = atomic_load(&l->state);
 		if (!((s & WRITER) || (prefer_writer(l) && atomic_load(&l->wwait) > 0)))
@@ -94,10 +94,10 @@ static int wrlock(struct rwl *l, int64_t deadline, bool try)
 	uint32_t z = 0;
 	if (atomic_compare_exchange_strong(&l->state, &z, WRITER))
 		goto got;
-	if ((z & WRITER) && atomic_load(&l->writer) == self)
-		return EDEADLK;
 	if (try)
 		return EBUSY;
+	if ((z & WRITER) && atomic_load(&l->writer) == self)
+		return EDEADLK;
 	atomic_fetch_add(&l->wwait, 1);
 	for (;;) {
 		uint32_t seq = atomic_load(&l->wseq);
@@ -161,6 +161,7 @@ GR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
 	RW(pthread_rwlock_tryrdlock, l);
 	SHARED(RWSHARED(l), pthread_rwlock_tryrdlock, l);
+	gr_maybe_yield();
 	return rdlock((struct rwl *)l, -1, true);
 }
 GR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
@@ -173,6 +174,7 @@ GR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
 	RW(pthread_rwlock_trywrlock, l);
 	SHARED(RWSHARED(l), pthread_rwlock_trywrlock, l);
+	gr_maybe_yield();
 	return wrlock((struct rwl *)l, -1, true);
 }
 GR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
@@ -182,13 +184,11 @@ GR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 	return unlock((struct rwl *)l);
 }
 
-/* Timed: the timespec is checked only when the lock is not free, as glibc. */
+/* Timed: glibc checks the clock and the timespec first, even when the
+ * lock is free. */
 static int timed(pthread_rwlock_t *l, clockid_t clock, const struct timespec *abs, bool write)
 {
 	struct rwl *rw = (struct rwl *)l;
-	int r = write ? wrlock(rw, -1, true) : rdlock(rw, -1, true);
-	if (r != EBUSY)
-		return r;
 	int err;
 	int64_t deadline = gr_abs_deadline(clock, abs, &err);
 	if (err)
@@ -290,14 +290,16 @@ GR_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 
 /* --- spin locks --- */
 
+/* glibc's x86 convention (pthread_spin_init stores it, and a peer process
+ * without libgrun may share the lock): 1 is unlocked, <= 0 locked. */
 GR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 {
 	RW(pthread_spin_lock, l);
 	_Atomic int *w = (_Atomic int *)l;
 	for (int i = 0;; i++) {
-		int z = 0;
-		if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(w, &z, 1, memory_order_acquire, memory_order_relaxed))
+		int one = 1;
+		if (atomic_load_explicit(w, memory_order_relaxed) == 1 &&
+		    atomic_compare_exchange_weak_explicit(w, &one, 0, memory_order_acquire, memory_order_relaxed))
 			return 0;
 		if (i < 1000)
 			gr_cpu_relax();
@@ -309,13 +311,14 @@ GR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 GR_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 {
 	RW(pthread_spin_trylock, l);
-	int z = 0;
-	return atomic_compare_exchange_strong((_Atomic int *)l, &z, 1) ? 0 : EBUSY;
+	gr_maybe_yield();
+	int one = 1;
+	return atomic_compare_exchange_strong((_Atomic int *)l, &one, 0) ? 0 : EBUSY;
 }
 
 GR_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
 {
 	RW(pthread_spin_unlock, l);
-	atomic_store_explicit((_Atomic int *)l, 0, memory_order_release);
+	atomic_store_explicit((_Atomic int *)l, 1, memory_order_release);
 	return 0;
 }

@@ -95,6 +95,7 @@ GR_EXPORT int sem_trywait(sem_t *sem)
 {
 	if (unlikely(gr_native))
 		return REAL(sem_trywait)(sem);
+	gr_maybe_yield();
 	if (try_take((struct nsem *)sem))
 		return 0;
 	errno = EAGAIN;

@@ -85,3 +85,15 @@ static inline void gr_testcancel(void)
 	if (unlikely((ch & 0x39) == 0x08))	/* canceled, enabled, not exiting */
 		gr_testcancel_slow();
 }
+
+/* Cooperative preemption point for shims that a program calls in a loop
+ * (trylock): yield if sysmon wanted this G off its P but found it inside
+ * libgrun or libc, where it cannot be preempted asynchronously. */
+static inline void gr_maybe_yield(void)
+{
+	struct gr_g *g = gr_getg();
+	if (unlikely(g && g->preempt_coop)) {
+		g->preempt_coop = false;
+		gr_gosched();
+	}
+}

@@ -15,6 +15,8 @@
 #include "shims/shim.h"
 #include "core/realc.h"
 #include "core/config.h"
+#include "core/dump.h"
+#include "core/traceback.h"
 #include "core/sys.h"
 #include "core/tls.h"
 #include "arch/x86_64/arch.h"
@@ -85,7 +87,6 @@ static void urg_handler(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-GR_HIDDEN void gr_dump_all(int fd, const char *why) __attribute__((weak));
 
 /* SIGQUIT with no handler of the program's: Go's goroutine dump, then the
  * default action (the process dies of SIGQUIT, as natively). */
@@ -99,8 +100,7 @@ static void quit_handler(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	gr_printf("SIGQUIT: quit\n");
-	if (gr_dump_all)
-		gr_dump_all(2, "SIGQUIT");
+	gr_dump_all(2, NULL);
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	gr_real.sigaction(SIGQUIT, &dfl, NULL);
 	uint64_t unblock = 1ull << (SIGQUIT - 1);
@@ -112,8 +112,7 @@ static void quit_handler(int sig, siginfo_t *si, void *uc)
 static void dumpsig_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
-	if (gr_dump_all)
-		gr_dump_all(2, "GRUN_DEBUG=dumpsig");
+	gr_dump_all(2, NULL);
 	errno = saved;
 }
 
@@ -145,8 +144,10 @@ GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 	if (gr_real.sigaction(SIGQUIT, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
 	    !(cur.sa_flags & SA_SIGINFO))
 		install(SIGQUIT, quit_handler);
-	if (gr_cfg.dumpsig > 0 && gr_cfg.dumpsig < 65)
+	if (gr_cfg.dumpsig > 0 && gr_cfg.dumpsig < 65) {
+		gr_traceback_init();	/* no dlopen inside that handler later */
 		install(gr_cfg.dumpsig, dumpsig_handler);
+	}
 }
 
 GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)

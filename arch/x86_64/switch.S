@@ -90,24 +90,53 @@ gr_arch_gstart:
 	.type gr_arch_preempt_tramp, @function
 gr_arch_preempt_tramp:
 	.cfi_startproc
-	.cfi_adjust_cfa_offset 0
+	/* Unwind info: entered as if called from the interrupted instruction,
+	 * with the interrupted rsp 128 bytes (the red zone) above the return
+	 * slot, so CFA = the interrupted rsp and the pc is at CFA - 136. A
+	 * signal frame: unwinders name the interrupted pc itself, not pc - 1. */
+	.cfi_signal_frame
+	.cfi_def_cfa %rsp, 136
+	.cfi_offset %rip, -136
 	pushfq
+	.cfi_adjust_cfa_offset 8
 	pushq %rax
+	.cfi_adjust_cfa_offset 8
 	pushq %rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
 	pushq %rcx
+	.cfi_adjust_cfa_offset 8
 	pushq %rdx
+	.cfi_adjust_cfa_offset 8
 	pushq %rsi
+	.cfi_adjust_cfa_offset 8
 	pushq %rdi
+	.cfi_adjust_cfa_offset 8
 	pushq %rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
 	pushq %r8
+	.cfi_adjust_cfa_offset 8
 	pushq %r9
+	.cfi_adjust_cfa_offset 8
 	pushq %r10
+	.cfi_adjust_cfa_offset 8
 	pushq %r11
+	.cfi_adjust_cfa_offset 8
 	pushq %r12
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r12, 0
 	pushq %r13
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r13, 0
 	pushq %r14
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r14, 0
 	pushq %r15
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r15, 0
 	movq %rsp, %rbp			/* frame: restore rsp from here */
+	.cfi_def_cfa_register %rbp
 	movl gr_arch_xsave_size(%rip), %ecx
 	subq %rcx, %rsp
 	andq $-64, %rsp
@@ -130,6 +159,9 @@ gr_arch_preempt_tramp:
 	jmp 2f
 1:	fxsave64 (%rsp)
 2:	call gr_preempt_park
+	.globl gr_arch_preempt_ret
+	.hidden gr_arch_preempt_ret
+gr_arch_preempt_ret:			/* traceback.c: the frame below is an exact pc */
 	cmpb $0, gr_arch_have_xsave(%rip)
 	je 3f
 	movl $-1, %eax
@@ -138,22 +170,45 @@ gr_arch_preempt_tramp:
 	jmp 4f
 3:	fxrstor64 (%rsp)
 4:	movq %rbp, %rsp
+	.cfi_def_cfa %rsp, 264
 	popq %r15
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r15
 	popq %r14
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r14
 	popq %r13
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r13
 	popq %r12
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r12
 	popq %r11
+	.cfi_adjust_cfa_offset -8
 	popq %r10
+	.cfi_adjust_cfa_offset -8
 	popq %r9
+	.cfi_adjust_cfa_offset -8
 	popq %r8
+	.cfi_adjust_cfa_offset -8
 	popq %rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbp
 	popq %rdi
+	.cfi_adjust_cfa_offset -8
 	popq %rsi
+	.cfi_adjust_cfa_offset -8
 	popq %rdx
+	.cfi_adjust_cfa_offset -8
 	popq %rcx
+	.cfi_adjust_cfa_offset -8
 	popq %rbx
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbx
 	popq %rax
+	.cfi_adjust_cfa_offset -8
 	popfq
+	.cfi_adjust_cfa_offset -8
 	ret $128
 	.cfi_endproc
 	.size gr_arch_preempt_tramp, .-gr_arch_preempt_tramp
