@@ -50,6 +50,12 @@ GR_HIDDEN void gr_netpoll_break(void);
 GR_HIDDEN bool gr_netpoll_active(void);
 GR_HIDDEN int gr_netpoll_fds(int *epfd, int *evfd);	/* the port's own fds, for close protection */
 
+/* Waiting on several descriptors at once (poll, select): any readiness
+ * event bumps gr_pollseq and wakes every such waiter, which polls again.
+ * Simple and correct; a herd when many threads poll many descriptors. */
+GR_HIDDEN extern _Atomic uint32_t gr_pollseq;
+GR_HIDDEN extern _Atomic int gr_pollwaiters;
+
 /* Wait until the descriptor's seq word moves past seq (readiness), the
  * deadline (monotonic ns, < 0 none) passes (-ETIMEDOUT) or it is closed
  * (-EBADF). */

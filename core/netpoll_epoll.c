@@ -31,6 +31,8 @@ static struct gr_pd *_Atomic table[L1];
 static struct gr_lock table_lock, init_lock;
 static int epfd = -1, evfd = -1;
 static _Atomic bool active;
+_Atomic uint32_t gr_pollseq;
+_Atomic int gr_pollwaiters;
 
 struct gr_pd *gr_pd_get(int fd)
 {
@@ -152,6 +154,10 @@ int gr_netpoll(int64_t delay_ns)
 			gr_sema_wake(&pd->wseq, INT_MAX);
 		}
 		got++;
+	}
+	if (got && atomic_load(&gr_pollwaiters) > 0) {
+		atomic_fetch_add(&gr_pollseq, 1);
+		gr_sema_wake(&gr_pollseq, INT_MAX);
 	}
 	return got;
 }

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -406,6 +407,122 @@ block:
 	r = gr_sys6(SYS_ppoll, (long)p, 1, ms < 0 ? 0 : (long)&ts, 0, 8, 0);
 	gr_syscall_exit(g, e);
 	return (int)gr_errno_ret(r);
+}
+
+/* poll/select on several descriptors: register each with the netpoller,
+ * then wait for any readiness event (gr_pollseq) and poll again.
+ * check(arg) polls without waiting: > 0 ready, < 0 error, 0 nothing. */
+static int wait_many(const int *fds, int nfds, int64_t deadline, long (*check)(void *), void *arg)
+{
+	for (int i = 0; i < nfds; i++) {
+		struct gr_pd *pd = gr_pd_get(fds[i]);
+		if (!pd)
+			continue;
+		if (!atomic_load(&pd->registered)) {
+			int r = gr_netpoll_open(fds[i], pd);
+			if (r < 0 && r != -EEXIST)
+				return 1;	/* not pollable: the caller waits in the kernel */
+		}
+	}
+	atomic_fetch_add(&gr_pollwaiters, 1);
+	long r;
+	for (;;) {
+		uint32_t seq = atomic_load(&gr_pollseq);
+		r = check(arg);
+		if (r != 0)
+			break;
+		int w = gr_sema_wait(&gr_pollseq, seq, deadline, WAIT_IO);
+		if (w == -ETIMEDOUT) {
+			r = check(arg);
+			break;
+		}
+		if (w == -ECANCELED) {
+			atomic_fetch_sub(&gr_pollwaiters, 1);
+			gr_testcancel();
+			atomic_fetch_add(&gr_pollwaiters, 1);
+		}
+	}
+	atomic_fetch_sub(&gr_pollwaiters, 1);
+	return r > 0 ? 2 + (int)r : (r < 0 ? (int)r : 2);
+}
+
+struct pollargs { struct pollfd *fds; nfds_t n; };
+static long poll_check(void *a)
+{
+	struct pollargs *p = a;
+	struct timespec zero = { 0, 0 };
+	return gr_sys6(SYS_ppoll, (long)p->fds, (long)p->n, (long)&zero, 0, 8, 0);
+}
+
+/* poll on several descriptors (or both directions): park until one is
+ * ready. Returns -ENOSYS when the caller should wait in the kernel. */
+int gr_poll_many(struct pollfd *fds, nfds_t n, int ms)
+{
+	struct gr_g *g = gr_getg();
+	if (!gr_can_park(g) || n > 256)
+		return -ENOSYS;
+	int fdv[256], k = 0;
+	for (nfds_t i = 0; i < n; i++)
+		if (fds[i].fd >= 0)
+			fdv[k++] = fds[i].fd;
+	struct pollargs a = { fds, n };
+	int64_t deadline = ms < 0 ? -1 : gr_nanotime() + (int64_t)ms * 1000000;
+	int r = wait_many(fdv, k, deadline, poll_check, &a);
+	if (r == 1)
+		return -ENOSYS;
+	return r < 0 ? r : r - 2;
+}
+
+struct selargs { int n; fd_set *r, *w, *e; fd_set r0, w0, e0; };
+static long select_check(void *a)
+{
+	struct selargs *s = a;
+	struct timeval zero = { 0, 0 };
+	if (s->r) *s->r = s->r0;
+	if (s->w) *s->w = s->w0;
+	if (s->e) *s->e = s->e0;
+	return gr_sys6(SYS_select, s->n, (long)s->r, (long)s->w, (long)s->e, (long)&zero, 0);
+}
+
+/* select: the same, on the descriptors of the sets. -ENOSYS: block. */
+int gr_select_many(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	struct gr_g *g = gr_getg();
+	if (!gr_can_park(g) || n > FD_SETSIZE || n < 0)
+		return -ENOSYS;
+	struct selargs a = { .n = n, .r = r, .w = w, .e = e };
+	if (r) a.r0 = *r;
+	if (w) a.w0 = *w;
+	if (e) a.e0 = *e;
+	int fdv[256], k = 0;
+	for (int fd = 0; fd < n; fd++) {
+		if ((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) {
+			if (k == 256)
+				return -ENOSYS;
+			fdv[k++] = fd;
+		}
+	}
+	int64_t deadline = -1;
+	if (tv) {
+		if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)
+			return -EINVAL;
+		deadline = gr_nanotime() + (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000;
+	}
+	int res = wait_many(fdv, k, deadline, select_check, &a);
+	if (res == 1) {	/* not pollable: restore the sets and block */
+		if (r) *r = a.r0;
+		if (w) *w = a.w0;
+		if (e) *e = a.e0;
+		return -ENOSYS;
+	}
+	if (tv) {	/* Linux writes back the time left */
+		int64_t left = deadline - gr_nanotime();
+		if (left < 0)
+			left = 0;
+		tv->tv_sec = left / 1000000000;
+		tv->tv_usec = (left % 1000000000) / 1000;
+	}
+	return res < 0 ? res : res - 2;
 }
 
 /* epoll_wait on the program's own epoll fd: that fd is itself pollable,

@@ -241,6 +241,8 @@ GR_EXPORT int pthread_setschedprio(pthread_t t, int prio)
 GR_EXPORT int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
 {
 	struct gr_g *g = gr_native ? NULL : g_of(t);
+	if (g && g == gr_getg())
+		gr_pin();	/* its own affinity: it gets a kernel thread of its own */
 	if (!g || g->pinned)
 		return REAL(pthread_setaffinity_np)(t, size, set);
 	cpu_set_t allowed;
@@ -269,8 +271,22 @@ GR_EXPORT int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
 	return 0;
 }
 
+/* sched_setaffinity on the calling thread changes its kernel thread: pin
+ * first, so the setting stays with this thread and no other G runs there. */
+GR_EXPORT int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
+{
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (g && (pid == 0 || pid == g->vtid || pid == gr_gettid()))
+		gr_pin();
+	if (g && pid == g->vtid && !g->is_main)
+		pid = 0;	/* its virtual tid means itself */
+	return REAL(sched_setaffinity)(pid, size, set);
+}
+
 /* CPU time is per kernel thread: a G asking for its own clock is pinned
- * (its time is then its M's); another unpinned G has no clock of its own. */
+ * (its time is then its M's, exactly its own from then on); for another,
+ * unpinned G this is the clock of the OS thread it last ran on, which
+ * also counts the other Gs that ran there (see the README). */
 GR_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
 {
 	struct gr_g *g = gr_native ? NULL : g_of(t);
@@ -278,8 +294,8 @@ GR_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
 		return REAL(pthread_getcpuclockid)(t, clock);
 	if (g == gr_getg())
 		gr_pin();
-	if (!g->pinned)
-		return ENOENT;
+	if (!g->m)
+		return ENOENT;	/* has not run yet */
 	/* MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) */
 	*clock = (clockid_t)((~(unsigned)g->m->tid << 3) | 6);
 	return 0;

@@ -106,8 +106,7 @@ GR_EXPORT int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *
 {
 	if (unlikely(gr_native))
 		return REAL(sem_clockwait)(sem, clock, abs);
-	if (try_take((struct nsem *)sem))
-		return 0;
+	/* glibc validates the clock and the timespec before anything else. */
 	int err;
 	int64_t deadline = gr_abs_deadline(clock, abs, &err);
 	if (err) {

@@ -38,6 +38,8 @@ GR_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return 
 GR_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return B4(SYS_pread64, fd, buf, n, off); }
 GR_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off) { return B4(SYS_pwrite64, fd, buf, n, off); }
 GR_HIDDEN int gr_poll1(struct pollfd *p, int ms);
+GR_HIDDEN int gr_poll_many(struct pollfd *fds, nfds_t n, int ms);
+GR_HIDDEN int gr_select_many(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv);
 
 /* glibc declares poll's array write-only (fortify access attribute); the
  * array is of course read: silence GCC's resulting false warning. */
@@ -51,6 +53,12 @@ GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
 		struct pollfd *p = &fds[0];
 		if (p->fd >= 0 && (p->events & (POLLIN | POLLOUT)) != (POLLIN | POLLOUT))
 			return gr_poll1(p, ms);
+	}
+	if (ms != 0) {
+		gr_testcancel();
+		int r = gr_poll_many(fds, n, ms);
+		if (r != -ENOSYS)
+			return (int)gr_errno_ret(r);
 	}
 	if (ms < 0)
 		return (int)B6(SYS_ppoll, fds, n, 0, 0, 8, 0);
@@ -75,6 +83,12 @@ GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, con
 }
 GR_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
+	if (!tv || tv->tv_sec || tv->tv_usec) {
+		gr_testcancel();
+		int res = gr_select_many(n, r, w, e, tv);
+		if (res != -ENOSYS)
+			return (int)gr_errno_ret(res);
+	}
 	return (int)B6(SYS_select, n, r, w, e, tv, 0);
 }
 GR_EXPORT pid_t wait4(pid_t pid, int *st, int opt, struct rusage *ru) { return (pid_t)B4(SYS_wait4, pid, st, opt, ru); }
