@@ -8,9 +8,12 @@
  * pthread_mutex_destroy reads it for EBUSY). So glibc's init/destroy and
  * attribute functions stay in use, and static initializers need no call.
  *
- * Process-shared mutexes wait in the kernel on the shared word; robust,
- * priority-inheritance and priority-protect mutexes are served as ordinary
- * ones for now (see README "What does not work yet").
+ * Process-shared mutexes wait in the kernel on the shared word. glibc
+ * marks every robust mutex shared, so robust ones wait in the kernel too;
+ * their owner-death tracking covers Gs of this process (a process that
+ * dies holding a shared robust mutex is not detected: see the README).
+ * Priority-inheritance and priority-protect mutexes are glibc's, on a
+ * pinned G.
  */
 #include "shims/shim.h"
 #include "core/sema.h"
@@ -217,7 +220,9 @@ GR_EXPORT int pthread_mutex_lock(pthread_mutex_t *mu)
 GR_EXPORT int pthread_mutex_consistent(pthread_mutex_t *mu)
 {
 	struct mtx *m = (struct mtx *)mu;
-	if (unlikely(gr_native) || !(m->kind & KIND_ROBUST) || (m->kind & KIND_PSHARED))
+	/* (glibc sets the shared bit on every robust mutex: it cannot tell
+	 * a process-shared one apart, so both are served here.) */
+	if (unlikely(gr_native) || !(m->kind & KIND_ROBUST))
 		return REAL(pthread_mutex_consistent)(mu);
 	if (m->robust != ROBUST_INCONSISTENT || atomic_load(&m->owner) != gr_self_tid())
 		return EINVAL;
