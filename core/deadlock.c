@@ -33,6 +33,8 @@
 
 int (*gr_wait_owner)(const struct gr_g *g);
 
+GR_HIDDEN bool gr_signal_program_handles(int sig);
+
 static bool is_sync_wait(int reason)
 {
 	switch (reason) {
@@ -91,10 +93,9 @@ static bool outside_wakeup_possible(void)
 	if (getitimer(ITIMER_REAL, &it) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec))
 		return true;
 	for (int sig = 1; sig < 65; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGURG || sig == SIGSEGV || sig == SIGBUS)
-			continue;
-		struct sigaction sa;
-		if (gr_real.sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS)
+			continue;	/* faults cannot wake a parked thread */
+		if (gr_signal_program_handles(sig))
 			return true;
 	}
 	return false;

@@ -40,6 +40,7 @@ struct gr_pd {
 	_Atomic bool registered;	/* known to the port since the last close */
 	int64_t rcvtimeo, sndtimeo;	/* SO_RCVTIMEO/SO_SNDTIMEO in ns; 0 = none */
 	bool timeo_known;		/* read from the kernel once */
+	int socktype;			/* SO_TYPE of a socket (probe) */
 };
 
 GR_HIDDEN struct gr_pd *gr_pd_get(int fd);	/* NULL for a bad fd number */

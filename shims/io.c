@@ -67,7 +67,13 @@ static int probe(int fd, struct gr_pd *pd)
 	if (gr_sys(SYS_fstat, fd, &st, 0) < 0)
 		return K_BLOCK;		/* the call itself reports EBADF */
 	switch (st.st_mode & S_IFMT) {
-	case S_IFSOCK: k = K_SOCK; break;
+	case S_IFSOCK: {
+		socklen_t len = sizeof pd->socktype;
+		pd->socktype = 0;
+		gr_sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&pd->socktype, (long)&len, 0);
+		k = K_SOCK;
+		break;
+	}
 	case S_IFIFO: k = K_NOWAIT; break;
 	case S_IFREG: case S_IFDIR: case S_IFBLK: k = K_BLOCK; break;
 	default: k = K_READY; break;	/* ttys, eventfd, timerfd, signalfd, ... */
@@ -214,10 +220,18 @@ static long do_io(int fd, struct call *c)
 			atomic_store(&pd->kind, kind = K_READY);
 			continue;
 		}
+		if (r > 0 && c->op == OP_RECVFROM && (c->flags & MSG_WAITALL) && (size_t)r < c->n &&
+		    pd->socktype == SOCK_STREAM) {
+			/* MSG_WAITALL: the kernel would wait for the rest. */
+			done += (size_t)r;
+			c->buf = (char *)c->buf + r;
+			c->n -= (size_t)r;
+			continue;
+		}
 		if (r != -EAGAIN) {
 			/* A blocking write completes (stream sockets, pipes). */
 			if (write && r > 0 && (c->op == OP_WRITE || c->op == OP_SENDTO) &&
-			    (size_t)r < c->n && !program_nonblocking(fd)) {
+			    (size_t)r < c->n && !(c->flags & MSG_DONTWAIT) && !program_nonblocking(fd)) {
 				done += (size_t)r;
 				c->buf = (char *)c->buf + r;
 				c->n -= (size_t)r;
@@ -227,7 +241,7 @@ static long do_io(int fd, struct call *c)
 				return r + (long)done;
 			return done ? (long)done : r;
 		}
-		if (program_nonblocking(fd))
+		if ((c->flags & MSG_DONTWAIT) || program_nonblocking(fd))
 			return done ? (long)done : -EAGAIN;	/* the program asked for it */
 		int w = await(fd, pd, write, seq, gen, deadline);
 		if (w == 1) {

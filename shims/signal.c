@@ -262,3 +262,16 @@ GR_EXPORT int tgkill(pid_t pid, pid_t tid, int sig)
 	}
 	return 0;
 }
+
+/* For the deadlock detector: does the program itself handle sig? (For the
+ * signals libgrun owns, the program's recorded handler counts.) */
+bool gr_signal_program_handles(int sig)
+{
+	struct sigaction sa;
+	if (sig > 0 && sig < 65 && owned[sig])
+		sa = prog[sig];
+	else if (gr_real.sigaction(sig, NULL, &sa) != 0)
+		return false;
+	return (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL
+					  : sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+}
