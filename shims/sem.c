@@ -2,8 +2,8 @@
  *
  * glibc's own layout and protocol are kept (struct new_sem, 64-bit
  * atomics: the value in the low 32 bits of `data`, the number of waiters
- * in the high 32, `private` = FUTEX_PRIVATE_FLAG for a process-private
- * semaphore, 0 for a shared one), so sem_init, sem_destroy, sem_getvalue,
+ * in the high 32, `private` = 0 for a process-private semaphore and
+ * FUTEX_PRIVATE_FLAG for a shared one: glibc XORs it into the futex op), so sem_init, sem_destroy, sem_getvalue,
  * sem_open and friends stay glibc's, and a process-shared semaphore keeps
  * working with a peer process that runs without libgrun: shared ones wait
  * and wake with the kernel futex exactly as glibc does. Private ones park
@@ -44,7 +44,7 @@ static inline bool try_take(struct nsem *s)
 
 static int wait_slow(struct nsem *s, int64_t deadline)
 {
-	bool shared = s->private == 0;
+	bool shared = s->private != 0;
 	int r = 0;
 	atomic_fetch_add(&s->data, NWAITERS_ONE);
 	for (;;) {
@@ -137,7 +137,7 @@ GR_EXPORT int sem_post(sem_t *sem)
 	} while (!atomic_compare_exchange_weak_explicit(&s->data, &d, d + 1, memory_order_release,
 							memory_order_relaxed));
 	if (d >> 32) {
-		if (s->private == 0)
+		if (s->private != 0)
 			gr_sema_wake_shared(value_word(s), 1);
 		else
 			gr_sema_wake(value_word(s), 1);
