@@ -27,6 +27,7 @@
 #include "core/sys.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/select.h>
@@ -666,6 +667,22 @@ GR_EXPORT int dup3(int old, int new, int fl)
 	if (!gr_in_vfork_child())
 		fd_gone(new);
 	return (int)gr_errno_ret(gr_sys(SYS_dup3, old, new, fl));
+}
+
+/* shutdown() of a socket another G waits on: the kernel wakes blocked
+ * callers, but epoll may report nothing (a full socket shut for writing is
+ * still not writable): wake the waiters, they retry and see EOF/EPIPE. */
+GR_EXPORT int shutdown(int fd, int how)
+{
+	long r = gr_sys(SYS_shutdown, fd, how, 0);
+	struct gr_pd *pd;
+	if (r == 0 && (pd = gr_pd_get(fd)) && atomic_load(&pd->registered)) {
+		atomic_fetch_add(&pd->rseq, 1);
+		gr_sema_wake(&pd->rseq, INT_MAX);
+		atomic_fetch_add(&pd->wseq, 1);
+		gr_sema_wake(&pd->wseq, INT_MAX);
+	}
+	return (int)gr_errno_ret(r);
 }
 
 GR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
