@@ -131,7 +131,7 @@ static void check_default_attr(void)
     pthread_t t;
     PT(pthread_getattr_default_np(&def));
     PT(pthread_attr_getstacksize(&def, &old_size));
-    CHECK(old_size >= PTHREAD_STACK_MIN, "default stack size %zu", old_size);
+    CHECK(old_size >= (size_t)PTHREAD_STACK_MIN, "default stack size %zu", old_size);
 
     const size_t want = 3 << 20;
     PT(pthread_attr_init(&set));

@@ -6,8 +6,10 @@
  * Under libgrun the runtime first prints a goroutine dump on stderr (every
  * G with its wait reason), then re-raises SIGQUIT with the default action,
  * so the wait status is the same. The runner (kind report) checks the
- * status, stdout, and that stderr has "goroutine" lines with the wait
- * reasons. Printing "survived SIGQUIT" and exiting 0 is a failure. */
+ * status, stdout, and that stderr has "goroutine 1 [" and the wait reasons
+ * "[mutex", "[cond", "[sleep" and the name "wants-mutex" (patterns in the
+ * INTEGRATION table). Printing "survived SIGQUIT" and exiting 0 is a
+ * failure. */
 #include "itest.h"
 
 #include <signal.h>
