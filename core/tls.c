@@ -177,8 +177,11 @@ void gr_tls_reset(void *tp)
 		}
 		slot[0] = (void *)-1;		/* TLS_DTV_UNALLOCATED */
 	}
+	/* Keep the DTV and the links of glibc's thread list: a pooled TCB
+	 * stays listed (tls.h), and walkers may be on it right now. */
 	char *keep = *dtvp;
-	memset(tp, 0, gr_tls.sizeof_pthread);
+	memset(tp, 0, gr_tls.off_list);
+	memset((char *)tp + gr_tls.off_list + 16, 0, gr_tls.sizeof_pthread - gr_tls.off_list - 16);
 	*dtvp = keep;
 	dl_allocate_tls_init(tp, false);
 }
