@@ -409,6 +409,16 @@ static bool spin_for_work(struct gr_m *m, struct gr_p *p)
 	return false;
 }
 
+/* Run the due timers of every P (an M that was idle, now holding a P:
+ * their Gs go to its run queue). */
+static void run_due_timers(void)
+{
+	int64_t now = gr_nanotime();
+	for (int i = 0; i < gr_sched.nprocs; i++)
+		if (gr_timers_next(&gr_sched.allp[i].timers) <= now)
+			gr_timers_run(&gr_sched.allp[i].timers, now);
+}
+
 /* Returns a G to run, with m->p held (P_RUNNING). */
 static struct gr_g *findrunnable(struct gr_m *m)
 {
@@ -493,9 +503,7 @@ top:;
 		gr_unlock(&gr_sched.lock);
 		if (np) {
 			acquirep(m, np);
-			/* Run the due timers wherever they are. */
-			for (int i = 0; i < gr_sched.nprocs; i++)
-				gr_timers_run(&gr_sched.allp[i].timers, gr_nanotime());
+			run_due_timers();
 			goto top;
 		}
 	}
@@ -513,10 +521,7 @@ top:;
 		gr_unlock(&gr_sched.lock);
 		if (np) {
 			acquirep(m, np);
-			now = gr_nanotime();
-			for (int i = 0; i < gr_sched.nprocs; i++)
-				if (gr_timers_next(&gr_sched.allp[i].timers) <= now)
-					gr_timers_run(&gr_sched.allp[i].timers, now);
+			run_due_timers();
 			goto top;
 		}
 		/* Every P is busy: the Gs it readied are on the global queue. */
@@ -537,11 +542,7 @@ top:;
 		/* Timed out without a P: every P is busy; sleep again. */
 		stopm(m, INT64_MAX);
 	}
-	/* Due timers of any P may be why we woke. */
-	now = gr_nanotime();
-	for (int i = 0; i < gr_sched.nprocs; i++)
-		if (gr_timers_next(&gr_sched.allp[i].timers) <= now)
-			gr_timers_run(&gr_sched.allp[i].timers, now);
+	run_due_timers();	/* they may be why we woke */
 	goto top;
 
 found:
