@@ -419,6 +419,19 @@ static void run_due_timers(void)
 			gr_timers_run(&gr_sched.allp[i].timers, now);
 }
 
+/* An idle M takes an idle P, if any, and runs the timers that are due. */
+static bool take_idle_p(struct gr_m *m)
+{
+	gr_lock(&gr_sched.lock);
+	struct gr_p *p = pidleget_locked();
+	gr_unlock(&gr_sched.lock);
+	if (!p)
+		return false;
+	acquirep(m, p);
+	run_due_timers();
+	return true;
+}
+
 /* Returns a G to run, with m->p held (P_RUNNING). */
 static struct gr_g *findrunnable(struct gr_m *m)
 {
@@ -497,16 +510,8 @@ top:;
 		if (w < next)
 			next = w;
 	}
-	if (next <= gr_nanotime()) {
-		gr_lock(&gr_sched.lock);
-		struct gr_p *np = pidleget_locked();
-		gr_unlock(&gr_sched.lock);
-		if (np) {
-			acquirep(m, np);
-			run_due_timers();
-			goto top;
-		}
-	}
+	if (next <= gr_nanotime() && take_idle_p(m))
+		goto top;
 	bool f = false;
 	if (gr_netpoll_active() && atomic_compare_exchange_strong(&gr_sched.netpolling, &f, true)) {
 		/* This M waits for I/O and for the next timer of any P. */
@@ -516,14 +521,8 @@ top:;
 		atomic_store(&gr_sched.lastpoll, gr_nanotime_coarse());
 		atomic_store(&gr_sched.sleep_until, INT64_MAX);
 		atomic_store(&gr_sched.netpolling, false);
-		gr_lock(&gr_sched.lock);
-		struct gr_p *np = pidleget_locked();
-		gr_unlock(&gr_sched.lock);
-		if (np) {
-			acquirep(m, np);
-			run_due_timers();
+		if (take_idle_p(m))
 			goto top;
-		}
 		/* Every P is busy: the Gs it readied are on the global queue. */
 		stopm(m, INT64_MAX);
 		goto top;
