@@ -46,16 +46,6 @@ static bool is_sync_wait(int reason)
 	}
 }
 
-static struct gr_g *g_by_vtid(int vtid)
-{
-	for (struct gr_g *g = __atomic_load_n(&gr_allg, __ATOMIC_ACQUIRE); g; g = g->allnext) {
-		int st = atomic_load(&g->status);
-		if (g->vtid == vtid && st != G_IDLE && st != G_DEAD)
-			return g;
-	}
-	return NULL;
-}
-
 /* Kernel tasks of this process that are not Ms or sysmon. */
 static int foreign_threads(void)
 {
@@ -178,7 +168,7 @@ partial:;
 		struct gr_g *x = g;
 		while (x && n < 16 && atomic_load(&x->status) == G_WAITING && x->waitreason == WAIT_MUTEX) {
 			chain[n++] = x;
-			x = g_by_vtid(gr_wait_owner(x));
+			x = gr_g_by_vtid(gr_wait_owner(x));
 			if (x == g)
 				break;
 		}

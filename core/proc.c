@@ -1048,6 +1048,16 @@ int gr_gdetach(struct gr_g *g)
 	return 0;
 }
 
+struct gr_g *gr_g_by_vtid(int vtid)
+{
+	for (struct gr_g *g = __atomic_load_n(&gr_allg, __ATOMIC_ACQUIRE); g; g = g->allnext) {
+		int st = atomic_load(&g->status);
+		if (g->vtid == vtid && st != G_IDLE && st != G_DEAD)
+			return g;
+	}
+	return NULL;
+}
+
 struct gr_g *gr_g_of_tp(void *tp)
 {
 	if (!tp || !atomic_load(&gr_sched.started))

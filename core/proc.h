@@ -256,6 +256,8 @@ GR_HIDDEN int gr_gjoin(struct gr_g *g, void **res, int64_t deadline);
 GR_HIDDEN int gr_gdetach(struct gr_g *g);
 /* G of a pthread_t (its TCB address); NULL if not one of ours. */
 GR_HIDDEN struct gr_g *gr_g_of_tp(void *tp);
+/* The live G whose virtual tid is vtid (walks allg, lock-free); NULL. */
+GR_HIDDEN struct gr_g *gr_g_by_vtid(int vtid);
 
 /* Cancellation (glibc's bits in the TCB's cancelhandling word). */
 #define GR_CANCELSTATE_BIT 1	/* set: disabled */

@@ -211,15 +211,6 @@ GR_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 
 /* --- signals aimed at a G --- */
 
-static struct gr_g *g_by_vtid(int tid)
-{
-	for (struct gr_g *g = __atomic_load_n(&gr_allg, __ATOMIC_ACQUIRE); g; g = g->allnext)
-		if (g->vtid == tid && g->tp && atomic_load(&g->status) != G_DEAD &&
-		    atomic_load(&g->status) != G_IDLE)
-			return g;
-	return NULL;
-}
-
 /* Deliver sig to g: to its M's kernel thread while it runs there. A G
  * that is not running cannot receive a thread-directed signal yet (the
  * signals issue): it goes to the process instead (see the README). */
@@ -252,7 +243,7 @@ GR_EXPORT int pthread_kill(pthread_t t, int sig)
 
 GR_EXPORT int tgkill(pid_t pid, pid_t tid, int sig)
 {
-	struct gr_g *g = (gr_native || pid != getpid()) ? NULL : g_by_vtid(tid);
+	struct gr_g *g = (gr_native || pid != getpid()) ? NULL : gr_g_by_vtid(tid);
 	if (!g)
 		return (int)gr_errno_ret(gr_sys(SYS_tgkill, pid, tid, sig));
 	int r = kill_g(g, sig);
