@@ -113,6 +113,7 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		{ "asyncpreempt", offsetof(struct gr_config, asyncpreempt) },
 		{ "retaketrace", offsetof(struct gr_config, retaketrace) },
 		{ "native", offsetof(struct gr_config, native) },
+		{ "memstats", offsetof(struct gr_config, memstats) },
 	};
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
 		if (strcmp(key, bools[i].key) == 0) {
@@ -161,6 +162,7 @@ int gr_config_parse(struct gr_config *cfg, gr_getenv_fn getenv_fn,
 	cfg->gcpercent = 100;
 	cfg->inherit = true;
 	cfg->asyncpreempt = true;
+	cfg->heap = true;
 	if (warnlen)
 		warn[0] = 0;
 
@@ -214,6 +216,13 @@ int gr_config_parse(struct gr_config *cfg, gr_getenv_fn getenv_fn,
 	if ((v = getenv_fn("GRUN_INHERIT")) && *v) {
 		if (parse_bool01(v, &cfg->inherit) < 0)
 			return bad(err, errlen, "GRUN_INHERIT", v, "0 or 1");
+	}
+	/* Heap (issue 6): GRUN_HEAP=0 serves malloc from glibc, for bisecting.
+	 * heap.c acts on it at the first allocation, before this runs; here
+	 * it is only validated and recorded. */
+	if ((v = getenv_fn("GRUN_HEAP")) && *v) {
+		if (parse_bool01(v, &cfg->heap) < 0)
+			return bad(err, errlen, "GRUN_HEAP", v, "0 or 1");
 	}
 	if ((v = getenv_fn("GRUN_DEBUG")) && *v)
 		return parse_debug(cfg, v, err, errlen, warn, warnlen);

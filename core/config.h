@@ -26,6 +26,7 @@ struct gr_config {
 	uint64_t seed;		/* GRUN_SEED */
 	bool seed_set;
 	bool inherit;		/* GRUN_INHERIT */
+	bool heap;		/* GRUN_HEAP: 0 = glibc's malloc (heap.c reads it itself, earlier) */
 	/* GRUN_DEBUG keys */
 	int schedtrace_ms;	/* schedtrace=MS: print a SCHED line every MS ms; 0 = off */
 	bool scheddetail;	/* scheddetail=1: per-P/M/G lines with schedtrace */
@@ -36,6 +37,7 @@ struct gr_config {
 	bool deadlock_wait;	/* deadlock=wait: report a global deadlock, do not exit */
 	int dumpsig;		/* dumpsig=N: signal N prints the goroutine dump */
 	int blockprofile;	/* blockprofile=1: print per-site retake counts at exit */
+	bool memstats;		/* memstats=1: print the heap metrics at exit (heap.c) */
 };
 
 #define GR_CONFIG_ERRLEN 256

@@ -21,6 +21,7 @@
  * child reset.
  */
 #include "core/proc.h"
+#include "core/heap.h"
 #include "core/netpoll.h"
 #include "core/sema.h"
 #include "core/stack.h"
@@ -42,6 +43,7 @@ static bool forking;
 
 void gr_fork_prepare(void)
 {
+	gr_heap_fork_prepare();	/* heap (issue 6): its locks; the heap takes no runtime lock */
 	if (!atomic_load(&gr_sched.started))
 		return;
 	forking = true;
@@ -51,6 +53,7 @@ void gr_fork_prepare(void)
 
 void gr_fork_parent(void)
 {
+	gr_heap_fork_parent();	/* heap (issue 6) */
 	if (!forking)
 		return;
 	forking = false;
@@ -60,6 +63,7 @@ void gr_fork_parent(void)
 
 void gr_fork_child(void)
 {
+	gr_heap_fork_child();	/* heap (issue 6): first, before anything allocates */
 	if (!atomic_load(&gr_sched.started))
 		return;
 	forking = false;

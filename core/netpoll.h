@@ -59,7 +59,7 @@ GR_HIDDEN extern _Atomic int gr_pollwaiters;
 
 /* Wait until the descriptor's seq word moves past seq (readiness), the
  * deadline (monotonic ns, < 0 none) passes (-ETIMEDOUT) or it is closed
- * (-EBADF). */
+ * (-EBADF). -EINTR or -GR_ERESTART: a signal handler ran (sig.h). */
 GR_HIDDEN int gr_pd_wait(struct gr_pd *pd, _Atomic uint32_t *seqw, uint32_t seq, uint32_t gen,
 			 int64_t deadline);
 /* Call fn(fd) for every fd in [lo, hi] whose descriptor is registered or

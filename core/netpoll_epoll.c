@@ -10,6 +10,7 @@
  * lock, never shrunk or freed (a G waiting on a pd may outlive the fd).
  */
 #include "core/netpoll.h"
+#include "core/sig.h"
 #include "core/lock.h"
 #include "core/proc.h"
 #include "core/sema.h"
@@ -172,8 +173,8 @@ int gr_pd_wait(struct gr_pd *pd, _Atomic uint32_t *seqw, uint32_t seq, uint32_t 
 		int r = gr_sema_wait(seqw, seq, deadline, WAIT_IO);
 		if (r == -ETIMEDOUT)
 			return r;
-		if (r == -ECANCELED)
-			return r;
+		if (r == -ECANCELED || r == -EINTR || r == -GR_ERESTART)
+			return r;	/* canceled; a signal handler ran */
 		if (atomic_load(&pd->gen) != gen)
 			return -EBADF;
 		if (r == -EAGAIN || atomic_load(seqw) != seq)

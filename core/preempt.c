@@ -16,6 +16,7 @@
  * such as libgcc_s, are covered within a second).
  */
 #include "core/proc.h"
+#include "core/sig.h"
 #include "core/config.h"
 #include "core/sys.h"
 #include "core/realc.h"
@@ -80,7 +81,7 @@ void gr_preempt_request(struct gr_m *m)
 {
 	if (!gr_cfg.asyncpreempt || atomic_exchange(&m->preempt_pending, 1))
 		return;
-	gr_sys(SYS_tgkill, gr_sys(SYS_getpid, 0, 0, 0), m->tid, SIGURG);
+	gr_sig_send_tagged(m->tid, SIGURG);
 }
 
 bool gr_preempt_on_signal(struct gr_m *m, void *uc)

@@ -19,6 +19,7 @@
  * a parked G, to the waker that dequeued it.
  */
 #include "core/proc.h"
+#include "core/sig.h"
 #include "core/config.h"
 #include "core/netpoll.h"
 #include "core/realc.h"
@@ -193,10 +194,9 @@ void gr_m_block_signals(struct gr_m *m)
  * none). Returns with m->p set, or NULL p after a timeout with no P. */
 static void stopm(struct gr_m *m, int64_t deadline)
 {
-	/* An idle M keeps the signal mask of the last G it ran: when every M
-	 * is idle, a process-directed signal must still find a thread (its
-	 * handler then runs on this M's g0 until the signals work moves
-	 * handlers onto Gs; see the README). */
+	/* An idle M blocks every program signal: process-directed signals go
+	 * to a running G that takes them or to sysmon, the catcher (sig.h). */
+	gr_m_block_signals(m);
 	gr_lock(&gr_sched.lock);
 	m->schedlink = gr_sched.midle;
 	gr_sched.midle = m;
@@ -676,6 +676,7 @@ void gr_gosched(void)
 	mcall(gosched_m, NULL);
 	gr_enter(g);
 	gr_leave(g);
+	gr_sig_check(g);
 }
 
 /* --- runtime entry when the P was retaken, blocking system calls --- */
@@ -735,6 +736,7 @@ bool gr_syscall_enter(struct gr_g *g)
 	if (!p || !atomic_compare_exchange_strong(&p->status, &w, GR_PWORD(m, P_SYSCALL)))
 		return false;
 	atomic_fetch_add_explicit(&p->tick, 1, memory_order_relaxed);
+	g->insyscall = true;
 	return true;
 }
 
@@ -742,13 +744,15 @@ void gr_syscall_exit(struct gr_g *g, bool entered)
 {
 	if (!entered)
 		return;
+	g->insyscall = false;
 	struct gr_m *m = g->m;
 	uint32_t w = GR_PWORD(m, P_SYSCALL);
-	if (likely(atomic_compare_exchange_strong(&m->p->status, &w, GR_PWORD(m, P_USER))))
-		return;
-	/* sysmon handed the P to another M while we were in the kernel. */
-	gr_enter_slow(g);
-	gr_leave(g);
+	if (unlikely(!atomic_compare_exchange_strong(&m->p->status, &w, GR_PWORD(m, P_USER)))) {
+		/* sysmon handed the P to another M while we were in the kernel. */
+		gr_enter_slow(g);
+		gr_leave(g);
+	}
+	gr_sig_check(g);
 }
 
 static void sleep_fn(struct gr_timer *t)
@@ -766,23 +770,30 @@ static bool sleep_unlock(struct gr_g *g, void *arg)
 	return true;
 }
 
-void gr_sleep_until(int64_t deadline)
+int gr_sleep_until(int64_t deadline)
 {
 	struct gr_g *g = gr_curg;
 	if (!gr_can_park(g)) {
 		struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
-		while (gr_sys6(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, (long)&ts, 0, 0, 0) == -EINTR)
-			;
-		return;
+		long r = gr_sys6(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, (long)&ts, 0, 0, 0);
+		return r == -EINTR ? -EINTR : 0;
 	}
 	if (deadline <= gr_nanotime()) {
 		gr_gosched();
-		return;
+		return 0;
 	}
-	gr_enter(g);
-	g->timer.when = deadline;
-	gr_park(sleep_unlock, NULL, WAIT_SLEEP);
-	gr_leave(g);
+	for (;;) {
+		gr_enter(g);
+		g->timer.when = deadline;
+		gr_park(sleep_unlock, NULL, WAIT_SLEEP);
+		gr_leave(g);
+		/* Woken by the timer, or early by a signal (gr_sleep_interrupt). */
+		int sr = gr_sig_check(g);
+		if (sr)
+			return -EINTR;
+		if (gr_nanotime() >= deadline)
+			return 0;
+	}
 }
 
 /* Timed waits in sema.c add their timer with the bucket lock held before
@@ -869,6 +880,7 @@ static void gmain(void *arg)
 		ub.priv.prev = NULL;
 		ub.priv.cleanup = NULL;
 		*(void **)((char *)g->tp + gr_tls.off_cleanup_jmp_buf) = &ub;
+		gr_sig_check(g);
 		gr_gexit(g->fn(g->arg));
 	}
 	/* Unwound to here: by pthread_exit (result set) or by cancellation. */
@@ -895,6 +907,12 @@ static bool sleep_cancel(struct gr_g *g)
 		return false;	/* fired or firing: it readies g itself */
 	gr_ready(g);
 	return true;
+}
+
+GR_HIDDEN bool gr_sleep_interrupt(struct gr_g *g);
+bool gr_sleep_interrupt(struct gr_g *g)
+{
+	return sleep_cancel(g);
 }
 
 GR_HIDDEN bool gr_sema_cancel(struct gr_g *g);
@@ -979,7 +997,12 @@ int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, stru
 	gr_tls_setup(tp, g->vtid, g->stack_lo, (size_t)((char *)g->map_top - (char *)g->stack_lo), guard, g, NULL);
 	g->sp = gr_arch_ctx_init(g->stack_hi, gmain, g);
 	atomic_store(&g->status, G_WAITING);
+	atomic_store(&g->sigpend, 0);
+	atomic_store(&g->sigpend_proc, 0);
+	g->sigwaitset = 0;
+	g->altstack = (stack_t){ .ss_flags = SS_DISABLE };
 	atomic_fetch_add(&gr_sched.ngalive, 1);
+	atomic_fetch_add(&gr_sig_maskgen, 1);
 	*out = g;
 	gr_ready(g);
 	return 0;
@@ -1009,6 +1032,7 @@ void gr_gexit(void *result)
 		gr_exit_hook(g);
 	if (atomic_fetch_sub(&gr_sched.ngalive, 1) == 1)
 		exit(0);	/* the last thread ended: glibc calls exit(0) too */
+	atomic_fetch_add(&gr_sig_maskgen, 1);
 	if (g->pinned)
 		pinned_exit(g);
 	gr_enter(g);
@@ -1239,6 +1263,13 @@ int gr_sched_start(void)
 	gr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&mask, 8, 0, 0);
 	g1->sigmask = mask;
 	m0->cursigmask = mask;
+	/* The program's sigaltstack so far is G1's; M0 gets its own
+	 * (gr_signal_start). */
+	stack_t alt;
+	if (gr_real.sigaltstack(NULL, &alt) == 0 && !(alt.ss_flags & SS_DISABLE))
+		g1->altstack = (stack_t){ .ss_sp = alt.ss_sp, .ss_size = alt.ss_size };
+	else
+		g1->altstack = (stack_t){ .ss_flags = SS_DISABLE };
 	g1->m = m0;
 	m0->curg = g1;
 	atomic_store(&g1->status, G_RUNNING);
@@ -1343,6 +1374,7 @@ void gr_proc_fork_child(void)
 		}
 	}
 	atomic_store(&gr_sched.ngalive, 1);
+	gr_sig_fork_child(self);
 	gr_sched.pidle = NULL;
 	atomic_store(&gr_sched.npidle, 0);
 	for (int i = 0; i < gr_sched.nprocs; i++) {

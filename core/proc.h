@@ -86,6 +86,11 @@ struct gr_g {
 	void *createpc;			/* return address of its pthread_create call */
 	struct gr_timer timer;		/* sleep and timed waits */
 	uint64_t sigmask;		/* kernel signal mask while it runs */
+	_Atomic uint64_t sigpend;	/* thread-directed signals pending (core/sig.h) */
+	_Atomic uint64_t sigpend_proc;	/* process-directed signals handed to it */
+	uint64_t sigwaitset;		/* in sigwait for these (a poke wakes it) */
+	bool insyscall;			/* between gr_syscall_enter and _exit (entered) */
+	stack_t altstack;		/* its sigaltstack (ss_sp NULL: none) */
 	int schedpolicy, schedprio;	/* recorded by pthread_setschedparam */
 	bool affinity_set;
 	cpu_set_t affinity;		/* recorded by pthread_setaffinity_np */
@@ -232,8 +237,9 @@ GR_HIDDEN void gr_park(bool (*unlockf)(struct gr_g *, void *), void *arg, int re
 GR_HIDDEN void gr_ready(struct gr_g *g);
 /* Yield the P to other runnable Gs. */
 GR_HIDDEN void gr_gosched(void);
-/* Sleep until the monotonic deadline (ns). */
-GR_HIDDEN void gr_sleep_until(int64_t deadline);
+/* Sleep until the monotonic deadline (ns). Returns 0, or -EINTR when a
+ * signal handler ran (the sleep ends early, as nanosleep's does). */
+GR_HIDDEN int gr_sleep_until(int64_t deadline);
 
 /* Create a G running fn(arg). stack_size 0 = default; stack_addr non-NULL =
  * program-provided stack. Returns 0 or -errno; *out is the new G. */

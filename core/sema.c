@@ -13,6 +13,7 @@
  * Lock order: bucket lock before timer heap lock and sched.lock.
  */
 #include "core/sema.h"
+#include "core/sig.h"
 #include "core/proc.h"
 #include "core/sys.h"
 
@@ -28,7 +29,7 @@ struct sudog {
 	struct gr_g *g;
 	_Atomic uint32_t *addr;
 	struct sudog *next, **pprev;	/* bucket list; bucket lock */
-	int state;			/* 0 queued, 1 woken, 2 timed out, 3 canceled; bucket lock */
+	int state;			/* 0 queued, 1 woken, 2 timed out, 3 canceled, 4 signaled; bucket lock */
 	struct bucket *b;
 };
 
@@ -154,7 +155,17 @@ int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int rea
 		gr_timer_stop(&g->timer);
 	int state = s.state;
 	gr_leave(g);
-	return state == 2 ? -ETIMEDOUT : state == 3 ? -ECANCELED : 0;
+	/* Checkpoint: run the handlers of signals that arrived meanwhile
+	 * (state 4: a signal interrupted the wait). Waits that can fail with
+	 * EINTR report it; the others were woken spuriously. */
+	int sr = gr_sig_check(g);
+	if (state == 2)
+		return -ETIMEDOUT;
+	if (state == 3)
+		return -ECANCELED;
+	if (sr && (reason == WAIT_IO || reason == WAIT_SEMA || reason == WAIT_FUTEX))
+		return -sr;
+	return 0;
 }
 
 int gr_sema_wake(_Atomic uint32_t *addr, int n)
@@ -203,8 +214,9 @@ void gr_sema_wake_shared(_Atomic uint32_t *addr, int n)
 	gr_futex_wake_shared(addr, n);
 }
 
-/* pthread_cancel of a G parked here: dequeue it as the timeout does. */
-bool gr_sema_cancel(struct gr_g *g)
+/* pthread_cancel (state 3) or a signal (state 4) for a G parked here:
+ * dequeue it as the timeout does. */
+static bool sema_unpark(struct gr_g *g, int state)
 {
 	_Atomic uint32_t *addr = g->waitaddr;
 	if (!addr)
@@ -215,7 +227,7 @@ bool gr_sema_cancel(struct gr_g *g)
 	for (struct sudog *s = b->head; s; s = s->next) {
 		if (s->g == g && s->state == 0) {
 			dequeue_locked(b, s);
-			s->state = 3;
+			s->state = state;
 			found = true;
 			break;
 		}
@@ -224,6 +236,16 @@ bool gr_sema_cancel(struct gr_g *g)
 	if (found)
 		gr_ready(g);
 	return found;
+}
+
+bool gr_sema_cancel(struct gr_g *g)
+{
+	return sema_unpark(g, 3);
+}
+
+bool gr_sema_interrupt(struct gr_g *g)
+{
+	return sema_unpark(g, 4);
 }
 
 /* fork child: every waiter belonged to a G or thread that is gone. */

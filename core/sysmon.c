@@ -16,6 +16,7 @@
  *  - prints GRUN_DEBUG=schedtrace lines.
  */
 #include "core/proc.h"
+#include "core/sig.h"
 #include "core/config.h"
 #include "core/deadlock.h"
 #include "core/netpoll.h"
@@ -215,6 +216,14 @@ void gr_sysmon_report(void)
 		gr_printf("  %p: %ld\n", (void *)sites[i].pc, sites[i].n);
 }
 
+static _Atomic uint32_t kick;
+
+void gr_sysmon_kick(void)
+{
+	if (!atomic_exchange(&kick, 1))
+		gr_futex_wake(&kick, 1);
+}
+
 static void *sysmon(void *arg)
 {
 	struct gr_m *m = &sysmon_m;
@@ -229,7 +238,10 @@ static void *sysmon(void *arg)
 	int64_t delay = 20000, last_trace = gr_nanotime(), last_scavenge = last_trace, last_deadlock = last_trace;
 	for (;;) {
 		struct timespec ts = { 0, delay };
-		gr_sys(SYS_nanosleep, &ts, NULL, 0);
+		if (!atomic_exchange(&kick, 0))
+			gr_futex_wait(&kick, 0, &ts);	/* a signal or a kick ends it early */
+		atomic_store(&kick, 0);
+		gr_sig_sysmon();
 		int64_t now = gr_nanotime();
 		int acted = retake(now);
 		/* Nobody has looked at the network for a millisecond (every M

@@ -16,6 +16,7 @@
 #include "shims/shim.h"
 #include "core/config.h"
 #include "core/dump.h"
+#include "core/heap.h"
 #include "core/realc.h"
 #include "core/sys.h"
 #include "core/tls.h"
@@ -231,6 +232,8 @@ void gr_ensure_init(void)
 		pthread_atfork(gr_fork_prepare, gr_fork_parent, gr_fork_child);
 		if (gr_cfg.blockprofile)
 			atexit(gr_sysmon_report);
+		if (gr_cfg.memstats)	/* heap (issue 6) */
+			atexit(gr_heap_report);
 	}
 	__atomic_store_n(&gr_inited, true, __ATOMIC_RELEASE);
 	gr_unlock(&init_lock);

@@ -19,6 +19,7 @@
  * applies the last credentials before it runs any G. A security property.
  */
 #include "shims/shim.h"
+#include "core/sig.h"
 #include "core/lock.h"
 #include "core/sys.h"
 #include "core/sema.h"
@@ -105,7 +106,7 @@ static int xid_all(long nr, long a, long b, long c)
 		m->xid_args[1] = b;
 		m->xid_args[2] = c;
 		atomic_store(&m->xid_pending, 1);
-		if (gr_sys(SYS_tgkill, pid, m->tid, SIGURG) < 0)
+		if (gr_sig_send_tagged(m->tid, SIGURG) < 0)
 			atomic_store(&m->xid_pending, 0);	/* that thread has ended */
 	}
 	for (struct gr_m *m = gr_allm; m; m = m->allnext) {
@@ -223,7 +224,9 @@ static long futex_call(long addr, long op, long val, long tsp, long a5, long a6)
 											   : CLOCK_MONOTONIC, ts);
 		}
 		int r = gr_sema_wait((_Atomic uint32_t *)addr, (uint32_t)val, deadline, WAIT_FUTEX);
-		return gr_errno_ret(r == -EAGAIN || r == -ETIMEDOUT ? r : 0);
+		if (r == -GR_ERESTART)
+			r = -EINTR;	/* FUTEX_WAIT is never restarted */
+		return gr_errno_ret(r == -EAGAIN || r == -ETIMEDOUT || r == -EINTR ? r : 0);
 	}
 	case FUTEX_WAKE:
 	case FUTEX_WAKE_BITSET: {

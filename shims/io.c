@@ -23,6 +23,7 @@
  */
 #undef _FILE_OFFSET_BITS
 #include "shims/shim.h"
+#include "core/sig.h"
 #include "core/netpoll.h"
 #include "core/sys.h"
 
@@ -253,6 +254,15 @@ static long do_io(int fd, struct call *c)
 			return done ? (long)done : -EAGAIN;
 		if (w == -EBADF)
 			return done ? (long)done : -EBADF;
+		if (w == -EINTR || w == -GR_ERESTART) {
+			/* A handler ran: SA_RESTART restarts the call unless a
+			 * socket timeout is set (signal(7)); data already moved
+			 * is returned as a short count. */
+			if (done)
+				return (long)done;
+			if (w == -EINTR || deadline >= 0)
+				return -EINTR;
+		}
 	}
 }
 
@@ -327,11 +337,16 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *al, int fl)
 		if (pd && !pd->timeo_known)
 			load_timeouts(fd, pd);
 		int64_t deadline = pd && pd->rcvtimeo ? gr_nanotime() + pd->rcvtimeo : -1;
-		int w = wait_ready(fd, false, deadline);
+		int w;
+		do
+			w = wait_ready(fd, false, deadline);
+		while (w == -GR_ERESTART && deadline < 0);
 		if (w == -ETIMEDOUT)
 			return (int)gr_errno_ret(-EAGAIN);
 		if (w == -EBADF)
 			return (int)gr_errno_ret(-EBADF);
+		if (w == -EINTR || w == -GR_ERESTART)
+			return (int)gr_errno_ret(-EINTR);
 	}
 	/* Ready (another G may still take the connection first: then this
 	 * call blocks its OS thread, and sysmon hands the P on). */
@@ -368,7 +383,12 @@ GR_EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al)
 	if (pd && !pd->timeo_known)
 		load_timeouts(fd, pd);
 	int64_t deadline = pd && pd->sndtimeo ? gr_nanotime() + pd->sndtimeo : -1;
-	int w = wait_ready(fd, true, deadline);
+	int w;
+	do
+		w = wait_ready(fd, true, deadline);
+	while (w == -GR_ERESTART && deadline < 0);
+	if (w == -EINTR || w == -GR_ERESTART)
+		return (int)gr_errno_ret(-EINTR);	/* the connection goes on in the background */
 	if (w == -ETIMEDOUT)
 		return (int)gr_errno_ret(-EINPROGRESS);	/* the kernel's answer on SO_SNDTIMEO expiry */
 	if (w == -EBADF)
@@ -406,6 +426,8 @@ int gr_poll1(struct pollfd *p, int ms)
 		int w = await(p->fd, pd, write, seq, gen, deadline);
 		if (w == -ETIMEDOUT)
 			return 0;
+		if (w == -EINTR || w == -GR_ERESTART)
+			return (int)gr_errno_ret(-EINTR);	/* poll is never restarted */
 		if (w == -EBADF) {	/* closed while we waited: as poll reports it */
 			p->revents = POLLNVAL;
 			return 1;
@@ -455,6 +477,10 @@ static int wait_many(const int *fds, int nfds, int64_t deadline, long (*check)(v
 			atomic_fetch_sub(&gr_pollwaiters, 1);
 			gr_testcancel();
 			atomic_fetch_add(&gr_pollwaiters, 1);
+		}
+		if (w == -EINTR || w == -GR_ERESTART) {
+			r = -EINTR;	/* poll and select are never restarted */
+			break;
 		}
 	}
 	atomic_fetch_sub(&gr_pollwaiters, 1);
@@ -564,6 +590,8 @@ static int do_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms, const 
 			return 0;
 		if (w == -EBADF)
 			return (int)gr_errno_ret(-EBADF);
+		if (w == -EINTR || w == -GR_ERESTART)
+			return (int)gr_errno_ret(-EINTR);
 		if (w == 1)
 			break;
 	}

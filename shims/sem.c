@@ -12,6 +12,7 @@
  * itself (see the README).
  */
 #include "shims/shim.h"
+#include "core/sig.h"
 #include "core/sys.h"
 
 #include <limits.h>
@@ -58,6 +59,10 @@ static int wait_slow(struct nsem *s, int64_t deadline)
 			       : gr_sema_wait(value_word(s), 0, deadline, WAIT_SEMA);
 		if (w == -ETIMEDOUT) {
 			r = ETIMEDOUT;
+			break;
+		}
+		if (w == -EINTR || w == -GR_ERESTART) {
+			r = EINTR;	/* sem_wait is never restarted */
 			break;
 		}
 		if (w == -ECANCELED) {

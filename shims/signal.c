@@ -1,36 +1,270 @@
-/* signal: the signals libgrun owns, and the program's view of them.
+/* signal: the program's signals on green threads (see core/sig.h for the
+ * delivery rules), and the signals libgrun owns.
  *
- * libgrun keeps its handlers for SIGSEGV and SIGBUS (to tell a G's stack
- * overflow from other faults, then chain to the program's handler or the
- * default action) and for SIGURG, the runtime signal (set*id broadcast;
- * preemption later), passing a SIGURG it did not send to the program's
- * handler. sigaction() on these records the program's handler instead.
+ * libgrun keeps its own handlers for SIGSEGV and SIGBUS (to tell a G's
+ * stack overflow from other faults, then chain to the program's handler or
+ * the default action), SIGURG (the runtime signal: preemption, set*id;
+ * a SIGURG the runtime did not send goes to the program), SIGQUIT while the
+ * program leaves it at SIG_DFL (goroutine dump) and the dumpsig signal.
+ * sigaction() on these records the program's handler instead. Those run
+ * on the M's alternate stack and take no locks.
  *
- * Masks: a G's signal mask is applied to the kernel while it runs (proc.c,
- * execute); pthread_sigmask and sigprocmask record it in the G and never
- * let SIGURG into a kernel mask, so the runtime can always reach every M.
+ * Every other signal the program handles gets the dispatcher as its kernel
+ * handler, installed with the program's SA_RESTART/SA_NODEFER/SA_NOCLD*
+ * flags and mask but without SA_ONSTACK (so the frame lands on the stack
+ * that was running: a G's own) and without SA_RESETHAND (emulated). The
+ * dispatcher runs the program's handler on the interrupted G when that G
+ * was in program code or in a shim's blocking system call, and otherwise
+ * leaves the signal pending for a G (core/sig.c). SIG_DFL and SIG_IGN go to
+ * the kernel unchanged.
  *
- * The handlers run on a per-M alternate stack and take no locks.
+ * Masks, sigaltstack, sigpending, sigsuspend, pause and the sigwait family
+ * are per G; the sigwait family and sigsuspend block in the kernel with the
+ * G's mask (their M is handed off like any blocking system call).
  */
 #include "shims/shim.h"
 #include "core/realc.h"
 #include "core/config.h"
 #include "core/dump.h"
+#include "core/sig.h"
 #include "core/traceback.h"
 #include "core/sys.h"
 #include "core/tls.h"
 #include "arch/x86_64/arch.h"
 
+#include <link.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-#define URG_BIT (1ull << (SIGURG - 1))
+#define URG_BIT GR_SIGBIT(SIGURG)
+#define UNBLOCKABLE (GR_SIGBIT(SIGKILL) | GR_SIGBIT(SIGSTOP))
 
-static struct sigaction prog[65];	/* the program's view for owned signals */
-static bool owned[65];
+static struct sigaction prog[65];	/* the program's view, where known[] */
+static bool known[65];
+static bool owned[65];			/* libgrun's handler is the kernel's */
+static uintptr_t self_lo, self_hi;	/* libgrun's code */
 
 GR_HIDDEN void gr_identity_on_signal(struct gr_m *m);
+
+static inline uint64_t set64(const sigset_t *s)
+{
+	uint64_t v;
+	memcpy(&v, s, 8);
+	return v;
+}
+
+static inline void set_from64(sigset_t *s, uint64_t v)
+{
+	sigemptyset(s);
+	memcpy(s, &v, 8);
+}
+
+static bool is_handler(const struct sigaction *sa)
+{
+	return (sa->sa_flags & SA_SIGINFO) ? sa->sa_sigaction != NULL
+					   : sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
+}
+
+/* Default action ignore? (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) */
+static bool default_ignores(int sig)
+{
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+}
+
+/* Take sig's default action now, on this thread: re-raise it with the
+ * kernel's SIG_DFL, unblocked. */
+static void default_action(int sig)
+{
+	if (default_ignores(sig))
+		return;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	gr_real.sigaction(sig, &dfl, NULL);
+	uint64_t bit = GR_SIGBIT(sig);
+	gr_sys6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&bit, 0, 8, 0, 0);
+	gr_sys(SYS_tgkill, gr_sys(SYS_getpid, 0, 0, 0), gr_gettid(), sig);
+}
+
+/* --- running a handler --- */
+
+struct hcall {
+	const struct sigaction *sa;
+	int sig;
+	siginfo_t *si;
+	void *uc;
+};
+
+static void hcall_run(void *arg)
+{
+	struct hcall *h = arg;
+	if (h->sa->sa_flags & SA_SIGINFO)
+		h->sa->sa_sigaction(h->sig, h->si, h->uc);
+	else
+		h->sa->sa_handler(h->sig);
+}
+
+static bool on_stack(const stack_t *ss, const void *p)
+{
+	return ss->ss_sp && (const char *)p >= (const char *)ss->ss_sp &&
+	       (const char *)p < (const char *)ss->ss_sp + ss->ss_size;
+}
+
+/* Call the handler, on alt when it asks for SA_ONSTACK and alt is set up. */
+static void call_handler(const struct sigaction *sa, int sig, siginfo_t *si, void *uc, const stack_t *alt)
+{
+	struct hcall h = { sa, sig, si, uc };
+	char here;
+	if ((sa->sa_flags & SA_ONSTACK) && alt && alt->ss_sp && !(alt->ss_flags & SS_DISABLE) &&
+	    !on_stack(alt, &here))
+		gr_arch_call_on_stack((char *)alt->ss_sp + alt->ss_size, hcall_run, &h);
+	else
+		hcall_run(&h);
+}
+
+/* The program's handler is about to run: SA_RESETHAND. Returns a copy. */
+static struct sigaction take_handler(int sig)
+{
+	struct sigaction sa = prog[sig];
+	if ((sa.sa_flags & SA_RESETHAND) && sig != SIGILL && sig != SIGTRAP) {
+		prog[sig].sa_handler = SIG_DFL;
+		prog[sig].sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		gr_real.sigaction(sig, &dfl, NULL);
+	}
+	return sa;
+}
+
+/* A thread that is not a G (foreign, or the program before its first
+ * pthread_create): as natively, on the kernel's alternate stack. */
+static void plain(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction sa = take_handler(sig);
+	if (!is_handler(&sa)) {
+		if (sa.sa_handler == SIG_DFL)
+			default_action(sig);
+		return;
+	}
+	stack_t alt;
+	if (gr_sys(SYS_sigaltstack, 0, (long)&alt, 0) != 0)
+		alt.ss_sp = NULL;
+	call_handler(&sa, sig, si, uc, &alt);
+}
+
+int gr_sig_invoke(struct gr_g *g, int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction sa = take_handler(sig);
+	if (!is_handler(&sa)) {
+		if (sa.sa_handler == SIG_DFL)
+			default_action(sig);
+		return 0;
+	}
+	uint64_t old = g->sigmask;
+	uint64_t during = old | set64(&sa.sa_mask) | ((sa.sa_flags & SA_NODEFER) ? 0 : GR_SIGBIT(sig));
+	gr_sig_setmask(g, during & ~UNBLOCKABLE);
+	/* Interrupting a shim's blocking call: leave the system-call state
+	 * around the handler, which may use the runtime. */
+	bool insys = g->insyscall;
+	if (insys)
+		gr_syscall_exit(g, true);
+	ucontext_t fake;
+	if (!uc) {
+		memset(&fake, 0, sizeof fake);
+		set_from64(&fake.uc_sigmask, old);
+		uc = &fake;
+	}
+	call_handler(&sa, sig, si, uc, &g->altstack);
+	if (insys && !gr_syscall_enter(g))
+		gr_throw("signal: cannot return to a system call");
+	gr_sig_setmask(g, old);
+	return (sa.sa_flags & SA_RESTART) ? GR_ERESTART : EINTR;
+}
+
+/* --- the dispatcher --- */
+
+static bool sp_on_g(struct gr_g *g, uintptr_t sp)
+{
+	uintptr_t hi = (uintptr_t)(g->map_top ? g->map_top : g->stack_hi);
+	if (sp > (uintptr_t)g->stack_lo && sp <= hi)
+		return true;
+	return on_stack(&g->altstack, (void *)sp);
+}
+
+/* Can the program's handler run on g right here (the thread was running
+ * g's program code, or g's shim was in a blocking call)? */
+static bool deliverable_here(struct gr_g *g, void *uc)
+{
+	struct gr_m *m = g->m;
+	if (!m || m->curg != g || g->pinned)
+		return g->pinned;
+	if (!sp_on_g(g, gr_arch_uc_sp(uc)))
+		return false;
+	if (g->insyscall)
+		return true;
+	uintptr_t pc = gr_arch_uc_pc(uc);
+	if (pc >= self_lo && pc < self_hi)
+		return false;	/* runtime code: at its next checkpoint */
+	struct gr_p *p = m->p;
+	return !p || atomic_load(&p->status) != GR_PWORD(m, P_RUNNING);
+}
+
+/* After running handlers in a kernel frame: the frame's sigreturn restores
+ * the mask and alternate stack it recorded, on whatever M the G is now. */
+static void fix_frame(struct gr_g *g, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uint64_t kernel = g->sigmask & ~URG_BIT;
+	set_from64(&uc->uc_sigmask, kernel);
+	if (g->m)
+		g->m->cursigmask = kernel;
+	stack_t cur;
+	if (gr_sys(SYS_sigaltstack, 0, (long)&cur, 0) == 0)
+		uc->uc_stack = cur;
+}
+
+static void dispatch(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	struct gr_g *g = gr_curg;
+	bool tagged = gr_sig_is_tagged(si);
+	if (!g || gr_in_vfork_child()) {
+		if (!tagged) {
+			if (g || !gr_curm)
+				plain(sig, si, uc);	/* foreign thread, vfork child, not started */
+			else
+				gr_sig_forward(sig, si);	/* g0 or sysmon */
+		}
+		errno = saved;
+		return;
+	}
+	if (tagged) {
+		/* A poke: deliver what is pending for this G, if it is here. */
+		if (gr_sig_pending(g)) {
+			if (deliverable_here(g, uc)) {
+				gr_sig_deliver(g);
+				fix_frame(g, uc);
+			} else {
+				atomic_store(&gr_sig_sweep, 1);
+			}
+		}
+		errno = saved;
+		return;
+	}
+	uint64_t bit = GR_SIGBIT(sig);
+	if (g->sigmask & bit) {
+		gr_sig_forward(sig, si);	/* raced with a mask change */
+	} else if (!deliverable_here(g, uc)) {
+		gr_sig_procinfo[sig] = *si;
+		atomic_fetch_or(&g->sigpend_proc, bit);
+		atomic_store(&gr_sig_sweep, 1);
+	} else {
+		gr_sig_invoke(g, sig, si, uc);
+		gr_sig_check(g);
+		fix_frame(g, uc);
+	}
+	errno = saved;
+}
+
+/* --- the signals libgrun owns --- */
 
 static void chain(int sig, siginfo_t *si, void *uc)
 {
@@ -74,38 +308,26 @@ static void urg_handler(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	struct gr_g *g = gr_curg;
 	struct gr_m *m = g ? g->m : gr_curm;
-	bool ours = si->si_code == SI_TKILL && si->si_pid == getpid();
-	bool handled = false;
-	if (m && ours && atomic_load(&m->xid_pending)) {
-		gr_identity_on_signal(m);
-		handled = true;
-	}
-	if (m && ours && gr_preempt_on_signal(m, uc))
-		handled = true;
-	if (!handled)
+	if (gr_sig_is_tagged(si)) {
+		if (m && atomic_load(&m->xid_pending))
+			gr_identity_on_signal(m);
+		if (m)
+			gr_preempt_on_signal(m, uc);
+	} else if (!g && gr_curm) {
+		gr_sig_forward(sig, si);	/* the program's SIGURG, on g0 or sysmon */
+	} else {
 		chain(sig, si, uc);
+	}
 	errno = saved;
 }
-
 
 /* SIGQUIT with no handler of the program's: Go's goroutine dump, then the
  * default action (the process dies of SIGQUIT, as natively). */
 static void quit_handler(int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction *pa = &prog[sig];
-	if (pa->sa_handler != SIG_DFL || (pa->sa_flags & SA_SIGINFO)) {
-		int saved = errno;
-		chain(sig, si, uc);
-		errno = saved;
-		return;
-	}
 	gr_printf("SIGQUIT: quit\n");
 	gr_dump_all(2, NULL);
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	gr_real.sigaction(SIGQUIT, &dfl, NULL);
-	uint64_t unblock = 1ull << (SIGQUIT - 1);
-	gr_sys6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8, 0, 0);
-	gr_sys(SYS_tgkill, getpid(), gr_gettid(), SIGQUIT);
+	default_action(SIGQUIT);
 }
 
 /* GRUN_DEBUG=dumpsig=N: signal N prints the dump and the program goes on. */
@@ -125,24 +347,53 @@ static void install(int sig, void (*h)(int, siginfo_t *, void *))
 	sigfillset(&sa.sa_mask);
 	sigdelset(&sa.sa_mask, SIGSEGV);
 	sigdelset(&sa.sa_mask, SIGBUS);
-	gr_real.sigaction(sig, &sa, &prog[sig]);
+	struct sigaction old;
+	gr_real.sigaction(sig, &sa, &old);
+	if (!known[sig]) {
+		prog[sig] = old;
+		known[sig] = true;
+	}
 	owned[sig] = true;
+}
+
+/* The kernel's handler for a program-handled signal: the dispatcher. */
+static int install_dispatch(int sig, const struct sigaction *act)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = dispatch;
+	sa.sa_flags = SA_SIGINFO | (act->sa_flags & (SA_RESTART | SA_NODEFER | SA_NOCLDSTOP | SA_NOCLDWAIT));
+	sa.sa_mask = act->sa_mask;
+	return gr_real.sigaction(sig, &sa, NULL);
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t here = (uintptr_t)&find_self;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && here >= lo && here < lo + ph->p_memsz) {
+			self_lo = lo;
+			self_hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 {
-	stack_t old;
-	if (gr_real.sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
-		static char m0alt[64 << 10];
-		stack_t ss = { .ss_sp = m0alt, .ss_size = sizeof m0alt };
-		gr_real.sigaltstack(&ss, NULL);
-	}
+	gr_real.dl_iterate_phdr(find_self, NULL);
+	/* M0's own alternate stack; the program's (if any) is G1's now. */
+	static char m0alt[64 << 10];
+	stack_t ss = { .ss_sp = m0alt, .ss_size = sizeof m0alt };
+	gr_real.sigaltstack(&ss, NULL);
 	install(SIGSEGV, fault_handler);
 	install(SIGBUS, fault_handler);
 	install(SIGURG, urg_handler);
 	struct sigaction cur;
-	if (gr_real.sigaction(SIGQUIT, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
-	    !(cur.sa_flags & SA_SIGINFO))
+	if (gr_real.sigaction(SIGQUIT, NULL, &cur) == 0 && !is_handler(&cur) && cur.sa_handler == SIG_DFL)
 		install(SIGQUIT, quit_handler);
 	if (gr_cfg.dumpsig > 0 && gr_cfg.dumpsig < 65) {
 		gr_traceback_init();	/* no dlopen inside that handler later */
@@ -150,16 +401,102 @@ GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 	}
 }
 
+/* --- sigaction and friends --- */
+
 GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (gr_native || sig <= 0 || sig > 64 || !owned[sig] || gr_in_vfork_child())
+	if (gr_native || sig <= 0 || sig > 64 || sig == SIGKILL || sig == SIGSTOP || gr_in_vfork_child())
 		return gr_real.sigaction(sig, act, old);
-	if (old)
-		*old = prog[sig];
-	if (act)
+	if (!known[sig]) {
+		if (gr_real.sigaction(sig, NULL, &prog[sig]) != 0)
+			return -1;
+		known[sig] = true;
+	}
+	struct sigaction prev = prog[sig];
+	if (act) {
+		if (owned[sig] && sig == SIGQUIT && is_handler(act)) {
+			owned[sig] = false;	/* the program handles SIGQUIT itself now */
+		} else if (sig == SIGQUIT && !owned[sig] && !is_handler(act) && act->sa_handler == SIG_DFL &&
+			   atomic_load(&gr_sched.started)) {
+			prog[sig] = *act;
+			install(SIGQUIT, quit_handler);
+			goto done;
+		}
+		if (!owned[sig]) {
+			int r = is_handler(act) ? install_dispatch(sig, act) : gr_real.sigaction(sig, act, NULL);
+			if (r != 0)
+				return r;
+		}
 		prog[sig] = *act;
+	}
+done:
+	if (old)
+		*old = prev;
 	return 0;
 }
+
+static int bsd_flags(int sig);
+static sigset_t interrupting;	/* siginterrupt(sig, 1) */
+
+GR_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+	if (sig <= 0 || sig > 64 || h == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigaddset(&sa.sa_mask, sig);
+	sa.sa_flags = bsd_flags(sig);
+	if (sigaction(sig, &sa, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+static int bsd_flags(int sig)
+{
+	return sigismember(&interrupting, sig) ? 0 : SA_RESTART;
+}
+
+GR_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+	return signal(sig, h);
+}
+
+GR_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+	if (sig <= 0 || sig > 64 || h == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	if (sigaction(sig, &sa, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+GR_EXPORT int siginterrupt(int sig, int flag)
+{
+	struct sigaction sa;
+	if (sig <= 0 || sig > 64 || sigaction(sig, NULL, &sa) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (flag) {
+		sigaddset(&interrupting, sig);
+		sa.sa_flags &= ~SA_RESTART;
+	} else {
+		sigdelset(&interrupting, sig);
+		sa.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &sa, NULL);
+}
+
+/* --- masks --- */
 
 /* Record the G's mask; keep SIGURG out of the kernel's. */
 static int setmask(int how, const sigset_t *set, sigset_t *old)
@@ -169,27 +506,33 @@ static int setmask(int how, const sigset_t *set, sigset_t *old)
 	if (gr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0) < 0)
 		return EINVAL;
 	if (g)
-		cur = (cur & ~URG_BIT) | (g->sigmask & URG_BIT);
-	if (old) {
-		sigemptyset(old);
-		memcpy(old, &cur, 8);
+		cur = g->sigmask;
+	if (set) {
+		uint64_t s = set64(set);
+		switch (how) {
+		case SIG_BLOCK: want = cur | s; break;
+		case SIG_UNBLOCK: want = cur & ~s; break;
+		case SIG_SETMASK: want = s; break;
+		default: return EINVAL;
+		}
 	}
+	if (old)
+		set_from64(old, cur);
 	if (!set)
 		return 0;
-	uint64_t s;
-	memcpy(&s, set, 8);
-	switch (how) {
-	case SIG_BLOCK: want = cur | s; break;
-	case SIG_UNBLOCK: want = cur & ~s; break;
-	case SIG_SETMASK: want = s; break;
-	default: return EINVAL;
+	want &= ~UNBLOCKABLE;
+	if (!g) {
+		gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&want, 0, 8, 0, 0);
+		return 0;
 	}
-	want &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
-	uint64_t kernel = g ? want & ~URG_BIT : want;
-	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&kernel, 0, 8, 0, 0);
-	if (g) {
-		g->sigmask = want;
-		g->m->cursigmask = kernel;
+	gr_sig_setmask(g, want);
+	atomic_fetch_add(&gr_sig_maskgen, 1);
+	if (cur & ~want) {
+		/* Unblocked something: a pending one is delivered before we
+		 * return, and the process's pending ones may now have a G. */
+		if (atomic_load(&gr_sig_procpend) & cur & ~want)
+			gr_sysmon_kick();
+		gr_sig_check(g);
 	}
 	return 0;
 }
@@ -209,20 +552,196 @@ GR_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	return 0;
 }
 
+GR_EXPORT int sigpending(sigset_t *set)
+{
+	uint64_t k = 0;
+	if (gr_sys(SYS_rt_sigpending, (long)&k, 8, 0) < 0)
+		return -1;
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (g)
+		k = (k & g->sigmask) | ((atomic_load(&g->sigpend) | atomic_load(&g->sigpend_proc) |
+					 atomic_load(&gr_sig_procpend)) & g->sigmask);
+	set_from64(set, k);
+	return 0;
+}
+
+GR_EXPORT int sigsuspend(const sigset_t *mask)
+{
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (!g || gr_in_vfork_child())
+		return REAL(sigsuspend)(mask);
+	gr_testcancel();
+	uint64_t old = g->sigmask, during = set64(mask) & ~UNBLOCKABLE;
+	g->sigmask = during;
+	atomic_fetch_add(&gr_sig_maskgen, 1);
+	if (!gr_sig_pending(g)) {
+		uint64_t kernel = during & ~URG_BIT;
+		bool entered = gr_syscall_enter(g);
+		gr_sys(SYS_rt_sigsuspend, (long)&kernel, 8, 0);
+		gr_syscall_exit(g, entered);	/* delivers what the poke left */
+	}
+	gr_sig_check(g);
+	gr_sig_setmask(g, old);
+	atomic_fetch_add(&gr_sig_maskgen, 1);
+	errno = EINTR;
+	return -1;
+}
+
+GR_EXPORT int pause(void)
+{
+	sigset_t cur;
+	setmask(SIG_BLOCK, NULL, &cur);
+	return sigsuspend(&cur);
+}
+
+/* Take a pending signal of set that was posted on g (not in the kernel). */
+static int take_posted(struct gr_g *g, uint64_t set, siginfo_t *info)
+{
+	uint64_t p = (atomic_load(&g->sigpend) | atomic_load(&g->sigpend_proc) | atomic_load(&gr_sig_procpend)) & set;
+	while (p) {
+		int sig = __builtin_ctzll(p) + 1;
+		uint64_t bit = GR_SIGBIT(sig);
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		if (atomic_fetch_and(&g->sigpend, ~bit) & bit) {
+			si.si_code = SI_TKILL;
+			si.si_pid = getpid();
+			si.si_uid = getuid();
+		} else if ((atomic_fetch_and(&g->sigpend_proc, ~bit) & bit) ||
+			   (atomic_fetch_and(&gr_sig_procpend, ~bit) & bit)) {
+			si = gr_sig_procinfo[sig];
+		} else {
+			p &= ~bit;
+			continue;
+		}
+		si.si_signo = sig;
+		if (info)
+			*info = si;
+		return sig;
+	}
+	return 0;
+}
+
+GR_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (!g || gr_in_vfork_child())
+		return REAL(sigtimedwait)(set, info, timeout);
+	gr_testcancel();
+	uint64_t want = set64(set) & ~UNBLOCKABLE;
+	int64_t deadline = timeout ? gr_nanotime() + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec : -1;
+	for (;;) {
+		int sig = take_posted(g, want, info);
+		if (sig)
+			return sig;
+		siginfo_t si;
+		struct timespec rel, *relp = NULL;
+		if (deadline >= 0) {
+			int64_t left = deadline - gr_nanotime();
+			if (left < 0)
+				left = 0;
+			rel.tv_sec = left / 1000000000;
+			rel.tv_nsec = left % 1000000000;
+			relp = &rel;
+		}
+		g->sigwaitset = want;
+		bool entered = gr_syscall_enter(g);
+		long r = gr_sys6(SYS_rt_sigtimedwait, (long)&want, (long)&si, (long)relp, 8, 0, 0);
+		gr_syscall_exit(g, entered);
+		g->sigwaitset = 0;
+		if (r > 0 && gr_sig_is_tagged(&si))
+			continue;	/* a poke: the signal was posted on g */
+		if (r < 0) {
+			errno = (int)-r;
+			return -1;
+		}
+		if (info)
+			*info = si;
+		return (int)r;
+	}
+}
+
+GR_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	return sigtimedwait(set, info, NULL);
+}
+
+GR_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	int r;
+	do
+		r = sigtimedwait(set, NULL, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	*sig = r;
+	return 0;
+}
+
+GR_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (!g || gr_in_vfork_child())
+		return gr_real.sigaltstack(ss, old);
+	char here;
+	bool on = on_stack(&g->altstack, &here);
+	if (old) {
+		*old = g->altstack;
+		if (!old->ss_sp)
+			old->ss_flags = SS_DISABLE;
+		else if (on)
+			old->ss_flags = SS_ONSTACK;
+	}
+	if (ss) {
+		if (on) {
+			errno = EPERM;
+			return -1;
+		}
+		if (ss->ss_flags & ~(SS_DISABLE | (1 << 31))) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (ss->ss_flags & SS_DISABLE) {
+			g->altstack = (stack_t){ .ss_flags = SS_DISABLE };
+		} else {
+			if (ss->ss_size < (size_t)MINSIGSTKSZ) {
+				errno = ENOMEM;
+				return -1;
+			}
+			g->altstack = (stack_t){ .ss_sp = ss->ss_sp, .ss_size = ss->ss_size };
+		}
+	}
+	return 0;
+}
+
 /* --- signals aimed at a G --- */
 
-/* Deliver sig to g: to its M's kernel thread while it runs there. A G
- * that is not running cannot receive a thread-directed signal yet (the
- * signals issue): it goes to the process instead (see the README). */
+/* Send sig to g. Handled signals are posted on g (sig.c); a signal left
+ * to the kernel's default or ignore action is raised where the kernel
+ * will act on it as it would on that thread. */
 static int kill_g(struct gr_g *g, int sig)
 {
 	if (sig == 0)
 		return 0;
-	int pid = getpid();
-	struct gr_m *m = g->m;
-	if (atomic_load(&g->status) == G_RUNNING && m)
-		return (int)-gr_sys(SYS_tgkill, pid, m->tid, sig);
-	return (int)-gr_sys(SYS_kill, pid, sig, 0);
+	if (atomic_load(&g->exited))
+		return 0;	/* glibc: a thread that is exiting swallows it */
+	struct gr_g *self = gr_getg();
+	if (gr_signal_program_handles(sig) || (g->sigmask & GR_SIGBIT(sig))) {
+		gr_sig_post(g, sig, false);
+		if (g == self)
+			gr_sig_check(g);
+		return 0;
+	}
+	struct sigaction cur;
+	if (gr_real.sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN)
+		return 0;
+	if (default_ignores(sig) && sig != SIGCONT)
+		return 0;
+	/* The default action (terminate, stop, continue) hits the process:
+	 * at once when the caller is the target (raise is synchronous). */
+	if (g == self)
+		return (int)-gr_sys(SYS_tgkill, getpid(), gr_gettid(), sig);
+	return (int)-gr_sys(SYS_kill, getpid(), sig, 0);
 }
 
 GR_EXPORT int pthread_kill(pthread_t t, int sig)
@@ -232,12 +751,6 @@ GR_EXPORT int pthread_kill(pthread_t t, int sig)
 		return REAL(pthread_kill)(t, sig);
 	if (sig < 0 || sig > 64)
 		return EINVAL;
-	if (atomic_load(&g->exited))
-		return sig == 0 ? 0 : 0;	/* glibc: a thread that is exiting swallows it */
-	if (g == gr_getg() && sig) {
-		struct gr_m *m = g->m;
-		return (int)-gr_sys(SYS_tgkill, getpid(), m->tid, sig);
-	}
 	return kill_g(g, sig);
 }
 
@@ -246,6 +759,10 @@ GR_EXPORT int tgkill(pid_t pid, pid_t tid, int sig)
 	struct gr_g *g = (gr_native || pid != getpid()) ? NULL : gr_g_by_vtid(tid);
 	if (!g)
 		return (int)gr_errno_ret(gr_sys(SYS_tgkill, pid, tid, sig));
+	if (sig < 0 || sig > 64) {
+		errno = EINVAL;
+		return -1;
+	}
 	int r = kill_g(g, sig);
 	if (r) {
 		errno = r;
@@ -254,15 +771,31 @@ GR_EXPORT int tgkill(pid_t pid, pid_t tid, int sig)
 	return 0;
 }
 
-/* For the deadlock detector: does the program itself handle sig? (For the
- * signals libgrun owns, the program's recorded handler counts.) */
+GR_EXPORT int raise(int sig)
+{
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (!g || gr_in_vfork_child())
+		return REAL(raise)(sig);
+	if (sig <= 0 || sig > 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	int r = kill_g(g, sig);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+/* For the deadlock detector and kill_g: does the program itself handle
+ * sig? (For the signals libgrun owns, the program's recorded handler.) */
 bool gr_signal_program_handles(int sig)
 {
 	struct sigaction sa;
-	if (sig > 0 && sig < 65 && owned[sig])
+	if (sig > 0 && sig < 65 && known[sig])
 		sa = prog[sig];
 	else if (gr_real.sigaction(sig, NULL, &sa) != 0)
 		return false;
-	return (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL
-					  : sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+	return is_handler(&sa);
 }

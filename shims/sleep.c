@@ -32,8 +32,18 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 		deadline = gr_nanotime() + rel;
 	}
 	gr_testcancel();
-	gr_sleep_until(deadline);
+	int r = gr_sleep_until(deadline);
 	gr_testcancel();
+	if (r == -EINTR) {
+		if (rem && !(flags & TIMER_ABSTIME)) {
+			int64_t left = deadline - gr_nanotime();
+			if (left < 0)
+				left = 0;
+			rem->tv_sec = left / 1000000000;
+			rem->tv_nsec = left % 1000000000;
+		}
+		return EINTR;
+	}
 	return 0;
 }
 
@@ -61,8 +71,9 @@ GR_EXPORT unsigned int sleep(unsigned int s)
 {
 	if (unlikely(gr_native) || !gr_can_park(gr_getg()))
 		return REAL(sleep)(s);
-	struct timespec ts = { s, 0 };
-	nanosleep(&ts, NULL);
+	struct timespec ts = { s, 0 }, rem;
+	if (nanosleep(&ts, &rem) != 0)
+		return (unsigned int)rem.tv_sec + (rem.tv_nsec >= 500000000);
 	return 0;
 }
 

@@ -31,6 +31,8 @@ GR_HIDDEN void gr_arch_preempt_redirect(void *ucontext);
 GR_HIDDEN uintptr_t gr_arch_uc_pc(void *ucontext);
 GR_HIDDEN uintptr_t gr_arch_uc_sp(void *ucontext);
 GR_HIDDEN void gr_arch_init(void);
+/* Call fn(arg) on another stack whose highest address is top. */
+GR_HIDDEN void gr_arch_call_on_stack(void *top, void (*fn)(void *), void *arg);
 GR_HIDDEN void gr_arch_set_fs(void *base);
 static inline void *gr_arch_get_tp(void)
 {

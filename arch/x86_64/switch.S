@@ -69,6 +69,7 @@ gr_arch_gstart:
 	.cfi_endproc
 	.size gr_arch_gstart, .-gr_arch_gstart
 
+
 	.section .note.GNU-stack,"",@progbits
 
 /* Asynchronous preemption trampoline.
@@ -212,4 +213,30 @@ gr_arch_preempt_ret:			/* traceback.c: the frame below is an exact pc */
 	ret $128
 	.cfi_endproc
 	.size gr_arch_preempt_tramp, .-gr_arch_preempt_tramp
+
+/* void gr_arch_call_on_stack(void *top, void (*fn)(void *), void *arg):
+ * call fn(arg) with the stack pointer at top (aligned down to 16), then
+ * return on the caller's stack. For signal handlers on a G's sigaltstack. */
+	.globl gr_arch_call_on_stack
+	.hidden gr_arch_call_on_stack
+	.type gr_arch_call_on_stack, @function
+gr_arch_call_on_stack:
+	.cfi_startproc
+	pushq %rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	movq %rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	andq $-16, %rdi
+	movq %rdi, %rsp
+	movq %rdx, %rdi
+	call *%rsi
+	movq %rbp, %rsp
+	.cfi_def_cfa_register %rsp
+	popq %rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbp
+	ret
+	.cfi_endproc
+	.size gr_arch_call_on_stack, .-gr_arch_call_on_stack
 	.section .note.GNU-stack,"",@progbits

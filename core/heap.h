@@ -1,0 +1,225 @@
+/* heap: the program's malloc heap (Go's malloc.go / mheap.go / mcentral.go
+ * / mcache.go design, in C, with explicit free). See heap.c for the design
+ * essay, the invariants and the lock order; this header holds what the
+ * malloc shims inline: the span map lookup and the cache fast paths.
+ *
+ * Calling contexts: every context that may call malloc (HACKING.md): a G,
+ * g0, sysmon, a foreign thread, the main thread before the runtime is up.
+ * Never from a signal handler (neither is glibc's). The heap itself never
+ * calls malloc or any interposed name: its metadata comes from mmap.
+ */
+#ifndef GR_HEAP_H
+#define GR_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/heap_sizeclass.h"
+#include "core/lock.h"
+#include "core/proc.h"
+
+#define GR_ARENASHIFT 26			/* 64 MiB arenas */
+#define GR_ARENASIZE ((size_t)1 << GR_ARENASHIFT)
+#define GR_ARENAPAGES (1u << (GR_ARENASHIFT - GR_PAGESHIFT))
+#define GR_ADDRBITS 47				/* x86_64 user space */
+#define GR_NARENAS ((size_t)1 << (GR_ADDRBITS - GR_ARENASHIFT))
+#define GR_MAXMCACHE 4096			/* M ids with a cache of their own */
+
+enum gr_spanstate {
+	SPAN_DEAD,	/* struct on a free list of span structs */
+	SPAN_FREE,	/* free pages in the page allocator; heap lock */
+	SPAN_BUSY,	/* free pages being released by the scavenger (no lock held) */
+	SPAN_SMALL,	/* objects of one size class; owned by mcentral */
+	SPAN_LARGE,	/* one large object */
+};
+
+/* A run of pages. The page map (arena->spans) points at an in-use span
+ * from each of its pages, at a free span from its first and last page
+ * only; every other entry is NULL. So any address finds its span, and its
+ * object base, in O(1) (gr_heap_spanof, gr_heap_base): what the GC needs.
+ *
+ * Small spans: allocount == number of set allocbits == objects handed out
+ * to caches (and from there to the program); free objects are the clear
+ * bits. markbits are the GC's (reserved, zero until the GC exists). */
+struct gr_span {
+	uintptr_t base;			/* first byte; fixed while in use */
+	size_t npages;			/* fixed while in use; heap lock for free spans */
+	struct gr_span *next, *prev;	/* heap free list (heap lock) or central partial list (central lock) */
+	uint8_t state;			/* enum gr_spanstate */
+	uint8_t sizeclass;		/* 0 for large and free spans; fixed while in use */
+	uint8_t bigbits;		/* struct has GR_BIGBITWORDS bit words (else 1) */
+	bool needzero;			/* large: some page may be nonzero */
+	bool onpartial;			/* on its central's partial list; central lock */
+	uint32_t elemsize;		/* fixed while in use */
+	uint32_t nelems;
+	uint32_t divmul;
+	uint32_t allocount;		/* central lock */
+	uint32_t freeword;		/* no clear allocbit below this word; central lock */
+	uint32_t nzero;			/* free span: pages known to be zero (released); heap lock */
+	int64_t freedat;		/* free span: coarse ns it was last freed; heap lock */
+	uint64_t bits[];		/* allocbits[nw], markbits[nw] */
+};
+#define GR_BIGBITWORDS 16		/* 1024 objects: the 8-byte class */
+static inline unsigned gr_span_bitwords(const struct gr_span *s) { return s->bigbits ? GR_BIGBITWORDS : 1; }
+static inline uint64_t *gr_span_allocbits(struct gr_span *s) { return s->bits; }
+static inline uint64_t *gr_span_markbits(struct gr_span *s) { return s->bits + gr_span_bitwords(s); }
+
+/* Per-arena metadata (mmap'd beside the arena, never freed). */
+struct gr_arena {
+	struct gr_span *spans[GR_ARENAPAGES];	/* page map; heap lock for writes */
+	uint64_t zero[GR_ARENAPAGES / 64];	/* page is zero (fresh or released); heap lock */
+};
+
+/* Arena index: GR_NARENAS entries (a sparse, lazily touched mapping).
+ * NULL until the heap is initialized. */
+GR_HIDDEN extern struct gr_arena **gr_arena_index;
+
+/* One size class's list in a cache: objects linked through their first
+ * word. Owned by one M (or the main thread, or under the shared lock). */
+struct gr_cachelist {
+	void *head;
+	uint32_t n;			/* objects on the list */
+	uint32_t max;			/* more: release a batch to mcentral */
+	uint64_t nmalloc;		/* objects handed to the program (stats) */
+};
+
+struct gr_mcache {
+	struct gr_cachelist l[GR_NCLASSES];
+};
+
+/* gr_mcaches[m->id]: the cache of M id; written once by that M. */
+GR_HIDDEN extern struct gr_mcache *gr_mcaches[GR_MAXMCACHE];
+/* The cache of a kernel thread that is not an M: &main cache for the
+ * initial thread before the scheduler starts; NULL otherwise (foreign
+ * threads take the locked shared cache in the slow path). */
+GR_HIDDEN extern __thread struct gr_mcache *gr_tcache;
+
+/* Heap mode: 0 not initialized, 1 on, 2 off (GRUN_HEAP=0: forward to glibc). */
+GR_HIDDEN extern int gr_heap_mode;
+
+static inline struct gr_span *gr_heap_spanof(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	struct gr_arena **idx = gr_arena_index;
+	if (unlikely(!idx || (a >> GR_ADDRBITS)))
+		return NULL;
+	struct gr_arena *ar = idx[a >> GR_ARENASHIFT];
+	if (!ar)
+		return NULL;
+	return ar->spans[(a >> GR_PAGESHIFT) & (GR_ARENAPAGES - 1)];
+}
+
+/* The calling context's cache, or NULL (slow path decides). No atomics:
+ * a G cannot leave its M while its PC is in libgrun (no async preemption
+ * there, and the heap never parks). Callers must not keep the result
+ * across a call into libc (memcpy may be preempted: the G may then run on
+ * another M). */
+static inline struct gr_mcache *gr_heap_cache(void)
+{
+	struct gr_g *g = gr_curg;
+	struct gr_m *m = g ? g->m : gr_curm;
+	if (likely(m)) {
+		uint32_t id = (uint32_t)m->id;
+		return likely(id < GR_MAXMCACHE) ? gr_mcaches[id] : NULL;
+	}
+	return gr_tcache;
+}
+
+GR_HIDDEN void *gr_heap_alloc_slow(size_t size);
+GR_HIDDEN void gr_heap_free_slow(void *p, struct gr_span *s);
+GR_HIDDEN void gr_heap_cache_overflow(struct gr_mcache *c, unsigned cls);
+
+/* Allocate size bytes (16-byte aligned when size > 8); NULL when out of
+ * memory (errno not set here). */
+static inline void *gr_heap_alloc(size_t size)
+{
+	if (likely(size <= GR_MAXSMALL)) {
+		struct gr_mcache *c = gr_heap_cache();
+		if (likely(c)) {
+			struct gr_cachelist *l = &c->l[gr_size_to_class(size)];
+			void *p = l->head;
+			if (likely(p)) {
+				l->head = *(void **)p;
+				l->n--;
+				l->nmalloc++;
+				return p;
+			}
+		}
+	}
+	return gr_heap_alloc_slow(size);
+}
+
+/* Free p, which may be NULL or a pointer the heap does not own. */
+static inline void gr_heap_free(void *p)
+{
+	struct gr_span *s = gr_heap_spanof(p);
+	if (likely(s && s->sizeclass)) {
+		struct gr_mcache *c = gr_heap_cache();
+		if (likely(c)) {
+			struct gr_cachelist *l = &c->l[s->sizeclass];
+			*(void **)p = l->head;
+			l->head = p;
+			if (likely(++l->n <= l->max))
+				return;
+			gr_heap_cache_overflow(c, s->sizeclass);
+			return;
+		}
+	}
+	gr_heap_free_slow(p, s);
+}
+
+/* Allocate size bytes aligned to align (a power of two). */
+GR_HIDDEN void *gr_heap_alloc_aligned(size_t size, size_t align);
+/* Zeroed allocation (memory known to be zero is not written). */
+GR_HIDDEN void *gr_heap_calloc(size_t size);
+/* Usable size of a heap pointer; 0 if the heap does not own it. */
+GR_HIDDEN size_t gr_heap_usable(const void *p);
+/* True if p lies in a heap arena or the bootstrap arena. */
+GR_HIDDEN bool gr_heap_owns(const void *p);
+GR_HIDDEN bool gr_heap_is_bootstrap(const void *p);
+/* Bump allocation from the static bootstrap arena (never freed). */
+GR_HIDDEN void *gr_heap_bootstrap_alloc(size_t size, size_t align);
+/* Object base of any address inside a live heap object, else NULL. */
+GR_HIDDEN void *gr_heap_base(const void *p);
+/* Could p (allocated with usable size old) be resized in place to n? */
+GR_HIDDEN bool gr_heap_resize_inplace(void *p, size_t n);
+/* First use: decide the mode (GRUN_HEAP) and map the arena index. */
+GR_HIDDEN void gr_heap_init(void);
+
+/* Release free memory: flush the caller's cache, then return every free
+ * page to the OS. Returns true if anything was released (malloc_trim). */
+GR_HIDDEN bool gr_heap_trim(void);
+/* Scavenger step: return pages that have been free for a while to the OS
+ * (madvise), paced; below the soft limit (GRUN_MEMLIMIT, else cgroup
+ * memory.max) it keeps about 10% of the heap as free dirty pages. Called
+ * by sysmon with the monotonic time; also lazily from the page
+ * allocator. Takes heap locks: not from a signal handler. */
+GR_HIDDEN void gr_heap_scavenge_tick(int64_t now);
+
+/* Fork: take every heap lock in a fixed order; release; reset. */
+GR_HIDDEN void gr_heap_fork_prepare(void);
+GR_HIDDEN void gr_heap_fork_parent(void);
+GR_HIDDEN void gr_heap_fork_child(void);
+
+/* Metrics (runtime/metrics names). Racy reads of counters: good enough
+ * for reporting; lock-free (usable from the goroutine dump). */
+struct gr_heap_stats {
+	uint64_t objects_bytes;		/* /memory/classes/heap/objects:bytes */
+	uint64_t free_bytes;		/* /memory/classes/heap/free:bytes (free, not released) */
+	uint64_t released_bytes;	/* /memory/classes/heap/released:bytes */
+	uint64_t unused_bytes;		/* /memory/classes/heap/unused:bytes (in spans, not in objects) */
+	uint64_t metadata_bytes;	/* /memory/classes/metadata/other:bytes */
+	uint64_t allocs_bytes;		/* /gc/heap/allocs:bytes */
+	uint64_t allocs_objects;	/* /gc/heap/allocs:objects */
+	uint64_t frees_bytes;		/* /gc/heap/frees:bytes */
+	uint64_t frees_objects;		/* /gc/heap/frees:objects */
+	uint64_t mapped_bytes;		/* arenas reserved */
+	uint64_t memlimit;		/* /gc/gomemlimit:bytes (0 = none) */
+};
+GR_HIDDEN void gr_heap_read_stats(struct gr_heap_stats *st);
+/* Print the metrics to fd 2 (GRUN_DEBUG=memstats=1 at exit). */
+GR_HIDDEN void gr_heap_report(void);
+/* malloc_stats(3)-style text. */
+GR_HIDDEN void gr_heap_print_stats(int fd);
+
+#endif

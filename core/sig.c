@@ -1,0 +1,204 @@
+/* sig: pending signals, pokes, forwarding and the catcher (see sig.h). */
+#include "core/sig.h"
+#include "core/sys.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+_Atomic uint64_t gr_sig_procpend;
+siginfo_t gr_sig_procinfo[65];
+_Atomic int gr_sig_sweep;
+_Atomic uint32_t gr_sig_maskgen;
+
+GR_HIDDEN bool gr_sema_interrupt(struct gr_g *g);
+GR_HIDDEN bool gr_sleep_interrupt(struct gr_g *g);
+
+/* Signals the runtime keeps for itself on every thread: synchronous
+ * faults (they must reach the thread that faulted) and SIGURG. */
+#define RUNTIME_SIGS (GR_SIGBIT(SIGSEGV) | GR_SIGBIT(SIGBUS) | GR_SIGBIT(SIGFPE) | GR_SIGBIT(SIGILL) | \
+		      GR_SIGBIT(SIGTRAP) | GR_SIGBIT(SIGURG))
+
+long gr_sig_send_tagged(int tid, int sig)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = (pid_t)gr_sys(SYS_getpid, 0, 0, 0);
+	si.si_uid = (uid_t)gr_sys(SYS_getuid, 0, 0, 0);
+	si.si_value.sival_ptr = GR_SIG_MAGIC;
+	return gr_sys6(SYS_rt_tgsigqueueinfo, si.si_pid, tid, sig, (long)&si, 0, 0);
+}
+
+void gr_sig_forward(int sig, const siginfo_t *si)
+{
+	if (si)
+		gr_sig_procinfo[sig] = *si;
+	atomic_fetch_or(&gr_sig_procpend, GR_SIGBIT(sig));
+	gr_sysmon_kick();
+}
+
+void gr_sig_interrupt(struct gr_g *g)
+{
+	if (atomic_load(&g->status) != G_WAITING)
+		return;
+	if (g->waitreason == WAIT_SLEEP)
+		gr_sleep_interrupt(g);
+	else
+		gr_sema_interrupt(g);
+}
+
+static void poke(struct gr_g *g, int sig)
+{
+	atomic_store(&gr_sig_sweep, 1);
+	int st = atomic_load(&g->status);
+	if (st == G_WAITING) {
+		gr_sig_interrupt(g);
+		return;
+	}
+	struct gr_m *m = g->m;
+	if (st != G_RUNNING || !m || g == gr_curg)
+		return;	/* runnable: its next checkpoint delivers; self: the caller does */
+	if (sig == SIGURG)
+		gr_preempt_request(m);	/* delivered where preemption parks it */
+	else
+		gr_sig_send_tagged(m->tid, sig);
+}
+
+void gr_sig_post(struct gr_g *g, int sig, bool proc)
+{
+	uint64_t bit = GR_SIGBIT(sig);
+	atomic_fetch_or(proc ? &g->sigpend_proc : &g->sigpend, bit);
+	if (g->sigmask & bit) {
+		/* Blocked: pending until it unblocks, or taken by sigwait. */
+		if (g->sigwaitset & bit) {
+			struct gr_m *m = g->m;
+			if (m && atomic_load(&g->status) == G_RUNNING)
+				gr_sig_send_tagged(m->tid, sig);
+		}
+		return;
+	}
+	poke(g, sig);
+}
+
+int gr_sig_deliver(struct gr_g *g)
+{
+	bool any = false, restart = true;
+	uint64_t pend;
+	while ((pend = gr_sig_pending(g)) != 0) {
+		int sig = __builtin_ctzll(pend) + 1;
+		uint64_t bit = GR_SIGBIT(sig);
+		siginfo_t si;
+		if (atomic_fetch_and(&g->sigpend, ~bit) & bit) {
+			memset(&si, 0, sizeof si);
+			si.si_signo = sig;
+			si.si_code = SI_TKILL;
+			si.si_pid = (pid_t)gr_sys(SYS_getpid, 0, 0, 0);
+			si.si_uid = (uid_t)gr_sys(SYS_getuid, 0, 0, 0);
+		} else if (atomic_fetch_and(&g->sigpend_proc, ~bit) & bit) {
+			si = gr_sig_procinfo[sig];
+			si.si_signo = sig;
+		} else {
+			continue;
+		}
+		int r = gr_sig_invoke(g, sig, &si, NULL);
+		if (r) {
+			any = true;
+			if (r != GR_ERESTART)
+				restart = false;
+		}
+	}
+	return !any ? 0 : restart ? GR_ERESTART : EINTR;
+}
+
+static bool g_live(struct gr_g *g)
+{
+	int st = atomic_load(&g->status);
+	return st != G_DEAD && st != G_IDLE && atomic_load(&g->exited) == 0;
+}
+
+/* A G to take process-directed sig: the main G first, as the kernel
+ * prefers the main thread, then any that does not block it. */
+static struct gr_g *choose(int sig)
+{
+	uint64_t bit = GR_SIGBIT(sig);
+	struct gr_g *g1 = gr_sched.g1;
+	if (g1 && g_live(g1) && !(g1->sigmask & bit))
+		return g1;
+	for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire); g;
+	     g = g->allnext)
+		if (g_live(g) && !(g->sigmask & bit))
+			return g;
+	return NULL;
+}
+
+static void catcher_update(void)
+{
+	static uint32_t seen = ~0u;
+	uint32_t gen = atomic_load(&gr_sig_maskgen);
+	if (gen == seen)
+		return;
+	seen = gen;
+	uint64_t all_block = ~0ull;
+	for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire); g;
+	     g = g->allnext)
+		if (g_live(g))
+			all_block &= g->sigmask;
+	uint64_t mask = all_block & ~RUNTIME_SIGS;
+	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+}
+
+void gr_sig_sysmon(void)
+{
+	catcher_update();
+	uint64_t pend = atomic_exchange(&gr_sig_procpend, 0), left = 0;
+	while (pend) {
+		int sig = __builtin_ctzll(pend) + 1;
+		pend &= pend - 1;
+		struct gr_g *g = choose(sig);
+		if (g)
+			gr_sig_post(g, sig, true);
+		else
+			left |= GR_SIGBIT(sig);	/* every G blocks it: pending for the process */
+	}
+	if (left)
+		atomic_fetch_or(&gr_sig_procpend, left);
+
+	static int64_t last;
+	int64_t now = gr_nanotime_coarse();
+	if (!atomic_load(&gr_sig_sweep) || now - last < 1000000)
+		return;
+	last = now;
+	atomic_store(&gr_sig_sweep, 0);
+	for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire); g;
+	     g = g->allnext) {
+		uint64_t p;
+		if (!g_live(g) || !(p = gr_sig_pending(g)))
+			continue;
+		atomic_store(&gr_sig_sweep, 1);
+		poke(g, __builtin_ctzll(p) + 1);
+	}
+}
+
+void gr_sig_setmask(struct gr_g *g, uint64_t mask)
+{
+	g->sigmask = mask;
+	struct gr_m *m = g->m;
+	if (g == gr_curg && m) {
+		uint64_t kernel = mask & ~GR_SIGBIT(SIGURG);
+		gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&kernel, 0, 8, 0, 0);
+		m->cursigmask = kernel;
+	}
+}
+
+void gr_sig_fork_child(struct gr_g *g)
+{
+	atomic_store(&gr_sig_procpend, 0);
+	atomic_store(&gr_sig_sweep, 0);
+	if (g) {
+		atomic_store(&g->sigpend, 0);
+		atomic_store(&g->sigpend_proc, 0);
+	}
+	atomic_fetch_add(&gr_sig_maskgen, 1);
+}
