@@ -39,10 +39,14 @@ GR_HIDDEN void gr_netpoll_fork_child(void);
 GR_HIDDEN void gr_sysmon_start(void);
 GR_HIDDEN void gr_identity_fork_child(void);
 
-static bool forking;
+/* Forks are serialized: glibc (2.36) drops its atfork lock while each
+ * handler runs, so the handlers of concurrent forks interleave. */
+static struct gr_lock fork_lock;
+static bool forking;		/* the runtime's locks are held; fork_lock */
 
 void gr_fork_prepare(void)
 {
+	gr_lock(&fork_lock);
 	gr_heap_fork_prepare();	/* heap (issue 6): its locks; the heap takes no runtime lock */
 	if (!atomic_load(&gr_sched.started))
 		return;
@@ -53,18 +57,20 @@ void gr_fork_prepare(void)
 
 void gr_fork_parent(void)
 {
+	if (forking) {
+		forking = false;
+		gr_proc_fork_parent();
+		gr_tls_fork_parent();
+	}
 	gr_heap_fork_parent();	/* heap (issue 6) */
-	if (!forking)
-		return;
-	forking = false;
-	gr_proc_fork_parent();
-	gr_tls_fork_parent();
+	gr_unlock(&fork_lock);
 }
 
 void gr_fork_child(void)
 {
 	gr_heap_fork_child();	/* heap (issue 6): first, before anything allocates */
-	if (!atomic_load(&gr_sched.started))
+	memset(&fork_lock, 0, sizeof fork_lock);
+	if (!forking)
 		return;
 	forking = false;
 	gr_tls_fork_child();

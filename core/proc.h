@@ -139,6 +139,7 @@ struct gr_p {
 	/* sysmon's private view */
 	uint32_t sm_tick;
 	int64_t sm_since;
+	bool sm_asked;			/* preemption requested since sm_since */
 };
 
 struct gr_sched {

@@ -168,6 +168,29 @@ int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int rea
 	return 0;
 }
 
+bool gr_sema_wake_one(_Atomic uint32_t *addr)
+{
+	struct bucket *b = bucket_of(addr);
+	if (atomic_load(&b->kwait) > 0)
+		gr_futex_wake(addr, 1);
+	struct gr_g *g = NULL;
+	gr_lock(&b->lock);
+	for (struct sudog *s = b->head; s; s = s->next) {
+		if (s->addr == addr) {
+			dequeue_locked(b, s);
+			s->state = 1;
+			g = s->g;
+			break;
+		}
+	}
+	gr_unlock(&b->lock);
+	if (!g)
+		return false;
+	bool starving = gr_nanotime_coarse() - g->waitsince > 1000000;
+	gr_ready(g);
+	return starving;
+}
+
 int gr_sema_wake(_Atomic uint32_t *addr, int n)
 {
 	struct bucket *b = bucket_of(addr);

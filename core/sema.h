@@ -25,6 +25,9 @@
 GR_HIDDEN int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int reason);
 /* Wake up to n waiters of addr. Returns the number of green waiters woken. */
 GR_HIDDEN int gr_sema_wake(_Atomic uint32_t *addr, int n);
+/* Wake one waiter of addr; true if it had waited over a millisecond (the
+ * caller may then yield to it: Go's mutex starvation mode, lite). */
+GR_HIDDEN bool gr_sema_wake_one(_Atomic uint32_t *addr);
 GR_HIDDEN int gr_sema_wait_shared(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 GR_HIDDEN void gr_sema_wake_shared(_Atomic uint32_t *addr, int n);
 

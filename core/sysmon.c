@@ -107,9 +107,10 @@ static bool work_waiting(void)
 {
 	if (atomic_load(&gr_sched.runqsize) > 0)
 		return true;
+	int64_t now = gr_nanotime();
 	for (int i = 0; i < gr_sched.nprocs; i++)
-		if (!gr_runq_empty(&gr_sched.allp[i].runq))
-			return true;
+		if (!gr_runq_empty(&gr_sched.allp[i].runq) || gr_timers_next(&gr_sched.allp[i].timers) <= now)
+			return true;	/* a runnable G, or a due timer nobody runs */
 	return false;
 }
 
@@ -124,11 +125,13 @@ static int retake(int64_t now)
 		if (st != P_SYSCALL && st != P_USER) {
 			p->sm_tick = t;
 			p->sm_since = now;
+			p->sm_asked = false;
 			continue;
 		}
 		if (t != p->sm_tick) {
 			p->sm_tick = t;
 			p->sm_since = now;
+			p->sm_asked = false;
 			continue;
 		}
 		int64_t held = now - p->sm_since;
@@ -142,13 +145,17 @@ static int retake(int64_t now)
 			if (held < RETAKE_USER_NS)
 				continue;
 			char s = thread_state(m);
-			if (s == 'R' && held >= PREEMPT_NS) {
+			if (s == 'R' && held >= PREEMPT_NS && (!p->sm_asked || !work_waiting())) {
 				/* Running program code for 10 ms: preempt it. */
 				gr_preempt_request(m);
+				p->sm_asked = true;
 				p->sm_since = now;
 				continue;
 			}
-			if (s == 'R' || s == '?')
+			/* Asked 10 ms ago and it still runs (it was not at a safe
+			 * point: inside qsort's comparator, a long libc call):
+			 * hand the P on, as for a thread blocked in the kernel. */
+			if ((s == 'R' && !p->sm_asked) || s == '?' || (s == 'R' && held < PREEMPT_NS))
 				continue;
 		}
 		if (!atomic_compare_exchange_strong(&p->status, &w, P_IDLE))

@@ -96,7 +96,7 @@ static int xid_all(long nr, long a, long b, long c)
 	}
 	struct gr_g *g = gr_getg();
 	struct gr_m *self = g ? g->m : gr_curm;
-	int pid = (int)gr_sys(SYS_getpid, 0, 0, 0);
+
 	gr_lock(&gr_allm_lock);
 	for (struct gr_m *m = gr_allm; m; m = m->allnext) {
 		if (m == self || !m->tid)

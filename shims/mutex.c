@@ -191,10 +191,16 @@ static int do_unlock(struct mtx *m)
 	m->count = 0;
 	m->nusers--;
 	if (atomic_exchange_explicit(&m->lock, 0, memory_order_release) == 2) {
-		if (m->kind & KIND_PSHARED)
+		if (m->kind & KIND_PSHARED) {
 			gr_sema_wake_shared(&m->lock, 1);
-		else
-			gr_sema_wake(&m->lock, 1);
+		} else if (gr_sema_wake_one(&m->lock)) {
+			/* The waiter has starved for a millisecond while this G
+			 * re-took the lock each time it ran: let it run first
+			 * (it is this P's next G). */
+			struct gr_g *g = gr_getg();
+			if (gr_can_park(g))
+				gr_gosched();
+		}
 	}
 	return 0;
 }
