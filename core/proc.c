@@ -20,6 +20,7 @@
  */
 #include "core/proc.h"
 #include "core/sig.h"
+#include "core/stw.h"
 #include "core/config.h"
 #include "core/netpoll.h"
 #include "core/realc.h"
@@ -557,6 +558,11 @@ static void execute(struct gr_m *m, struct gr_g *g)
 	struct gr_p *p = m->p;
 	m->curg = g;
 	g->m = m;
+	/* A stopper (stw.c) sets gr_stw_active, then looks at m->curg: it
+	 * sees this M's G, or this M sees it and waits (the G still counts
+	 * as runnable, its context on its stack). */
+	atomic_thread_fence(memory_order_seq_cst);
+	gr_stw_gate();
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	p->schedtick++;
 	uint64_t mask = g->sigmask & ~(1ull << (SIGURG - 1));	/* the runtime's signal */
@@ -736,6 +742,7 @@ bool gr_syscall_enter(struct gr_g *g)
 	if (!p || !atomic_compare_exchange_strong(&p->status, &w, GR_PWORD(m, P_SYSCALL)))
 		return false;
 	atomic_fetch_add_explicit(&p->tick, 1, memory_order_relaxed);
+	gr_arch_save_callee(g->sysregs);	/* for stop-the-world (stw.h) */
 	g->insyscall = true;
 	return true;
 }
@@ -744,6 +751,7 @@ void gr_syscall_exit(struct gr_g *g, bool entered)
 {
 	if (!entered)
 		return;
+	gr_stw_gate();	/* the world is stopped: wait, registers as saved */
 	g->insyscall = false;
 	struct gr_m *m = g->m;
 	uint32_t w = GR_PWORD(m, P_SYSCALL);

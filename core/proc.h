@@ -90,6 +90,7 @@ struct gr_g {
 	_Atomic uint64_t sigpend_proc;	/* process-directed signals handed to it */
 	uint64_t sigwaitset;		/* in sigwait for these (a poke wakes it) */
 	bool insyscall;			/* between gr_syscall_enter and _exit (entered) */
+	uintptr_t sysregs[7];		/* rbx rbp r12-r15 rsp at syscall entry (stw.h) */
 	stack_t altstack;		/* its sigaltstack (ss_sp NULL: none) */
 	int schedpolicy, schedprio;	/* recorded by pthread_setschedparam */
 	bool affinity_set;

@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "core/dump.h"
 #include "core/sig.h"
+#include "core/stw.h"
 #include "core/traceback.h"
 #include "core/sys.h"
 #include "core/tls.h"
@@ -309,6 +310,10 @@ static void urg_handler(int sig, siginfo_t *si, void *uc)
 	struct gr_g *g = gr_curg;
 	struct gr_m *m = g ? g->m : gr_curm;
 	if (gr_sig_is_tagged(si)) {
+		if (gr_stw_on_signal(uc)) {	/* stop the world: stopped until restarted */
+			errno = saved;
+			return;
+		}
 		if (m && atomic_load(&m->xid_pending))
 			gr_identity_on_signal(m);
 		if (m)

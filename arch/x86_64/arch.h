@@ -33,6 +33,8 @@ GR_HIDDEN uintptr_t gr_arch_uc_sp(void *ucontext);
 GR_HIDDEN void gr_arch_init(void);
 /* Call fn(arg) on another stack whose highest address is top. */
 GR_HIDDEN void gr_arch_call_on_stack(void *top, void (*fn)(void *), void *arg);
+/* Store rbx, rbp, r12-r15 and the caller's rsp in out[0..6]. */
+GR_HIDDEN void gr_arch_save_callee(uintptr_t *out);
 GR_HIDDEN void gr_arch_set_fs(void *base);
 static inline void *gr_arch_get_tp(void)
 {

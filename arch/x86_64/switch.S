@@ -214,6 +214,24 @@ gr_arch_preempt_ret:			/* traceback.c: the frame below is an exact pc */
 	.cfi_endproc
 	.size gr_arch_preempt_tramp, .-gr_arch_preempt_tramp
 
+/* void gr_arch_save_callee(uintptr_t out[7]) */
+	.globl gr_arch_save_callee
+	.hidden gr_arch_save_callee
+	.type gr_arch_save_callee, @function
+gr_arch_save_callee:
+	.cfi_startproc
+	movq %rbx, 0(%rdi)
+	movq %rbp, 8(%rdi)
+	movq %r12, 16(%rdi)
+	movq %r13, 24(%rdi)
+	movq %r14, 32(%rdi)
+	movq %r15, 40(%rdi)
+	leaq 8(%rsp), %rax
+	movq %rax, 48(%rdi)
+	ret
+	.cfi_endproc
+	.size gr_arch_save_callee, .-gr_arch_save_callee
+
 /* void gr_arch_call_on_stack(void *top, void (*fn)(void *), void *arg):
  * call fn(arg) with the stack pointer at top (aligned down to 16), then
  * return on the caller's stack. For signal handlers on a G's sigaltstack. */

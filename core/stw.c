@@ -1,0 +1,249 @@
+/* stw: stop the world (see stw.h). */
+#include "core/stw.h"
+#include "core/proc.h"
+#include "core/sig.h"
+#include "core/sys.h"
+#include "arch/x86_64/arch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXREC 512
+#define FPMAX 4096
+#define STOP_TIMEOUT_NS 500000000
+
+struct rec {
+	_Atomic int tid;	/* requested: > 0; answered: < 0 */
+	struct gr_g *g;
+	uintptr_t regs[NGREG];
+	unsigned char fp[FPMAX] __attribute__((aligned(64)));
+	size_t fpsize;
+	uintptr_t sp;
+};
+
+_Atomic int gr_stw_active;
+static _Atomic uint32_t epoch;
+static _Atomic uint32_t acks;
+static int nreq;
+static struct rec recs[MAXREC];
+static struct gr_g *stopper;
+static struct gr_lock stw_lock;
+
+/* In the runtime signal handler: a stop request for this thread? Copy the
+ * context, answer, wait for the restart. */
+bool gr_stw_on_signal(void *ucv)
+{
+	if (!atomic_load(&gr_stw_active))
+		return false;
+	int tid = gr_gettid();
+	struct rec *r = NULL;
+	for (int i = 0; i < nreq; i++) {
+		int want = tid;
+		if (atomic_load(&recs[i].tid) == tid &&
+		    atomic_compare_exchange_strong(&recs[i].tid, &want, -tid)) {
+			r = &recs[i];
+			break;
+		}
+	}
+	if (!r)
+		return false;
+	uint32_t e = atomic_load(&epoch);
+	ucontext_t *uc = ucv;
+	r->g = gr_curg;
+	for (int i = 0; i < NGREG; i++)
+		r->regs[i] = (uintptr_t)uc->uc_mcontext.gregs[i];
+	r->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+	r->fpsize = 0;
+	if (uc->uc_mcontext.fpregs) {
+		size_t n = gr_arch_have_xsave ? gr_arch_xsave_size : 512;
+		if (n > FPMAX)
+			n = FPMAX;
+		const unsigned char *src = (const unsigned char *)uc->uc_mcontext.fpregs;
+		for (size_t i = 0; i < n; i++)
+			r->fp[i] = src[i];
+		r->fpsize = n;
+	}
+	atomic_fetch_add(&acks, 1);
+	gr_futex_wake(&acks, 1);
+	while (atomic_load(&gr_stw_active) && atomic_load(&epoch) == e)
+		gr_futex_wait(&epoch, e, NULL);
+	return true;
+}
+
+void gr_stw_wait(void)
+{
+	struct gr_g *g = gr_curg;
+	if (g && g == stopper)
+		return;
+	for (;;) {
+		uint32_t e = atomic_load(&epoch);
+		if (!atomic_load(&gr_stw_active))
+			return;
+		gr_futex_wait(&epoch, e, NULL);
+	}
+}
+
+static bool is_m(int tid)
+{
+	for (struct gr_m *m = gr_allm; m; m = m->allnext)
+		if (m->tid == tid)
+			return true;
+	return false;
+}
+
+static void request(int tid)
+{
+	if (nreq < MAXREC)
+		atomic_store(&recs[nreq++].tid, tid);
+}
+
+int gr_stw_stop(int *unstopped)
+{
+	if (!gr_trylock(&stw_lock))
+		return -EBUSY;
+	stopper = gr_curg;
+	int self = gr_gettid();
+	nreq = 0;
+	atomic_store(&acks, 0);
+	atomic_store(&gr_stw_active, 1);
+	/* Ms running a G outside a shim system call. */
+	gr_lock(&gr_allm_lock);
+	for (struct gr_m *m = gr_allm; m; m = m->allnext) {
+		struct gr_g *g = m->curg;
+		if (!m->tid || m->tid == self || m->is_sysmon || !g || g == stopper)
+			continue;
+		if (g->insyscall)
+			continue;	/* registers saved at entry; gated at exit */
+		request(m->tid);
+	}
+	/* Threads libgrun did not create. */
+	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[4096];
+		long n;
+		while ((n = gr_sys(SYS_getdents64, fd, (long)buf, sizeof buf)) > 0) {
+			for (long off = 0; off < n;) {
+				struct dirent64 *d = (struct dirent64 *)(buf + off);
+				off += d->d_reclen;
+				int tid = 0;
+				for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
+					tid = tid * 10 + (*c - '0');
+				if (tid > 0 && tid != self && !is_m(tid) &&
+				    !(gr_sched.sysmon && gr_sched.sysmon->tid == tid))
+					request(tid);
+			}
+		}
+		gr_sys(SYS_close, fd, 0, 0);
+	}
+	gr_unlock(&gr_allm_lock);
+	for (int i = 0; i < nreq; i++)
+		if (gr_sig_send_tagged(atomic_load(&recs[i].tid), SIGURG) < 0)
+			atomic_store(&recs[i].tid, 0);	/* gone */
+	int64_t deadline = gr_nanotime() + STOP_TIMEOUT_NS;
+	for (;;) {
+		int want = 0;
+		for (int i = 0; i < nreq; i++)
+			want += atomic_load(&recs[i].tid) > 0;
+		if (!want)
+			break;
+		int64_t left = deadline - gr_nanotime();
+		if (left <= 0)
+			break;
+		uint32_t a = atomic_load(&acks);
+		struct timespec ts = { 0, left > 1000000 ? 1000000 : left };
+		gr_futex_wait(&acks, a, &ts);
+	}
+	int bad = 0;
+	for (int i = 0; i < nreq; i++)
+		bad += atomic_load(&recs[i].tid) > 0;
+	if (unstopped)
+		*unstopped = bad;
+	return 0;
+}
+
+void gr_stw_start(void)
+{
+	/* Withdraw requests not answered: a late signal must not stop anyone. */
+	for (int i = 0; i < nreq; i++) {
+		int t = atomic_load(&recs[i].tid);
+		if (t > 0)
+			atomic_compare_exchange_strong(&recs[i].tid, &t, 0);
+	}
+	atomic_store(&gr_stw_active, 0);
+	atomic_fetch_add(&epoch, 1);
+	gr_futex_wake(&epoch, INT32_MAX);
+	stopper = NULL;
+	gr_unlock(&stw_lock);
+}
+
+static uintptr_t g_top(struct gr_g *g)
+{
+	return (uintptr_t)g->stack_hi;
+}
+
+void gr_stw_foreach(void (*fn)(const struct gr_stw_thread *, void *), void *arg)
+{
+	/* Threads stopped in the handler. */
+	for (int i = 0; i < nreq; i++) {
+		struct rec *r = &recs[i];
+		int t = atomic_load(&r->tid);
+		struct gr_stw_thread th = { .tid = t < 0 ? -t : t, .g = NULL };
+		if (t > 0) {
+			th.kind = STW_UNSTOPPED;
+			fn(&th, arg);
+			continue;
+		}
+		if (t == 0)
+			continue;
+		th.kind = STW_SIGNALED;
+		th.regs = r->regs;
+		th.nregs = NGREG;
+		th.fpstate = r->fpsize ? r->fp : NULL;
+		th.fpsize = r->fpsize;
+		struct gr_g *g = r->g;
+		if (g && r->sp >= (uintptr_t)g->stack_lo && r->sp <= g_top(g)) {
+			th.g = g;
+			th.stack_lo = r->sp - 128;
+			th.stack_hi = g_top(g);
+		} else {
+			/* g0, a foreign thread, or a G's alternate stack: the
+			 * stack around sp (up to a page above the red zone is
+			 * always mapped; a scanner reads the rest safely). */
+			th.stack_lo = r->sp - 128;
+			th.stack_hi = r->sp;
+		}
+		fn(&th, arg);
+	}
+	/* Gs not stopped by a signal: in a system call, parked, runnable. */
+	for (struct gr_g *g = gr_allg; g; g = g->allnext) {
+		int st = atomic_load(&g->status);
+		if (g == stopper || st == G_DEAD || st == G_IDLE)
+			continue;
+		bool signaled = false;
+		for (int i = 0; i < nreq && !signaled; i++)
+			signaled = atomic_load(&recs[i].tid) < 0 && recs[i].g == g &&
+				   recs[i].sp >= (uintptr_t)g->stack_lo && recs[i].sp <= g_top(g);
+		if (signaled)
+			continue;
+		struct gr_stw_thread th = { .g = g };
+		if (st == G_RUNNING && g->insyscall) {
+			th.kind = STW_SYSCALL;
+			th.regs = g->sysregs;
+			th.nregs = 7;
+			th.stack_lo = g->sysregs[6];
+		} else if (st != G_RUNNING) {
+			th.kind = STW_PARKED;
+			th.stack_lo = (uintptr_t)g->sp;
+		} else {
+			th.kind = STW_UNSTOPPED;	/* running, yet not stopped: it was
+							 * entering or leaving a call */
+			th.stack_lo = (uintptr_t)g->stack_lo;
+		}
+		th.stack_hi = g_top(g);
+		fn(&th, arg);
+	}
+}
