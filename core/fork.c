@@ -29,7 +29,9 @@
 #include "core/tls.h"
 #include "arch/x86_64/arch.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/types.h>
 
 GR_HIDDEN void gr_proc_fork_prepare(void);
 GR_HIDDEN void gr_proc_fork_parent(void);
@@ -81,10 +83,59 @@ void gr_fork_child(void)
 	gr_sysmon_start();
 }
 
+/* vfork children running now (arch vfork): their tids. A child adds
+ * itself; its parent, resumed when the child execs or exits, removes it. */
+#define MAXVFORK 64
+static _Atomic int vfork_tids[MAXVFORK];
+static _Atomic int nvfork;
+
+GR_HIDDEN pid_t gr_vfork_child(void);
+pid_t gr_vfork_child(void)
+{
+	int tid = gr_gettid();
+	for (int i = 0; i < MAXVFORK; i++) {
+		int z = 0;
+		if (atomic_compare_exchange_strong(&vfork_tids[i], &z, tid)) {
+			atomic_fetch_add(&nvfork, 1);
+			break;
+		}
+	}
+	return 0;
+}
+
+GR_HIDDEN pid_t gr_vfork_parent(pid_t child);
+pid_t gr_vfork_parent(pid_t child)
+{
+	for (int i = 0; i < MAXVFORK; i++) {
+		int t = child;
+		if (atomic_compare_exchange_strong(&vfork_tids[i], &t, 0)) {
+			atomic_fetch_sub(&nvfork, 1);
+			break;
+		}
+	}
+	return child;
+}
+
+GR_HIDDEN pid_t gr_vfork_error(long r);
+pid_t gr_vfork_error(long r)
+{
+	errno = (int)-r;
+	return -1;
+}
+
 /* A shim running in a vfork child shares the parent's memory: it must not
- * change runtime state (the parent's G, descriptors, netpoller). */
+ * change runtime state (the parent's G, descriptors, netpoller, the
+ * program's recorded signal handlers). Children made by the vfork shim
+ * are listed; a raw clone(CLONE_VM|CLONE_VFORK) child running on a G's
+ * TCB is recognized by its tid. */
 bool gr_in_vfork_child(void)
 {
+	if (atomic_load_explicit(&nvfork, memory_order_acquire)) {
+		int tid = gr_gettid();
+		for (int i = 0; i < MAXVFORK; i++)
+			if (atomic_load(&vfork_tids[i]) == tid)
+				return true;
+	}
 	struct gr_g *g = gr_curg;
-	return g && g->m && gr_gettid() != g->m->tid && !g->pinned;
+	return g && g->m && !g->pinned && gr_gettid() != g->m->tid;
 }

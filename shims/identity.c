@@ -245,6 +245,8 @@ static long futex_call(long addr, long op, long val, long tsp, long a5, long a6)
 
 /* syscall(2): the ids and pinning calls above keep their meaning when a
  * program makes them through syscall(); everything else passes through. */
+GR_HIDDEN bool gr_signal_syscall(long nr, long a, long b, long c, long d, long *ret);
+
 GR_EXPORT long syscall(long nr, ...)
 {
 	va_list ap;
@@ -252,9 +254,14 @@ GR_EXPORT long syscall(long nr, ...)
 	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
 	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
 	va_end(ap);
+	long r;
 	switch (nr) {
 	case SYS_futex:
 		return futex_call(a, b, c, d, e, f);
+	case SYS_kill: case SYS_tgkill: case SYS_tkill: case SYS_pidfd_send_signal:
+		if (gr_signal_syscall(nr, a, b, c, d, &r))
+			return r;
+		break;
 	case SYS_gettid:
 		return gettid();
 	case SYS_setuid: case SYS_setgid: case SYS_setreuid: case SYS_setregid:

@@ -214,6 +214,36 @@ gr_arch_preempt_ret:			/* traceback.c: the frame below is an exact pc */
 	.cfi_endproc
 	.size gr_arch_preempt_tramp, .-gr_arch_preempt_tramp
 
+/* pid_t vfork(void): the child borrows the caller's stack, so the return
+ * address is kept in a register across the system call (a C function's
+ * frame would be clobbered by the child). The child records itself
+ * (gr_vfork_child) so that shims it calls leave the parent's runtime state
+ * alone; the parent, resumed once the child has exec'd or exited, drops
+ * the record (gr_vfork_parent). */
+	.globl vfork
+	.type vfork, @function
+vfork:
+	.cfi_startproc
+	popq %rdi
+	.cfi_adjust_cfa_offset -8
+	.cfi_register %rip, %rdi
+	movl $58, %eax		/* SYS_vfork */
+	syscall
+	pushq %rdi
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rip, 0
+	cmpq $-4095, %rax
+	jae 2f
+	testq %rax, %rax
+	jz 1f
+	movq %rax, %rdi
+	jmp gr_vfork_parent	/* returns the child's pid */
+1:	jmp gr_vfork_child	/* returns 0 */
+2:	movq %rax, %rdi
+	jmp gr_vfork_error	/* sets errno, returns -1 */
+	.cfi_endproc
+	.size vfork, .-vfork
+
 /* void gr_arch_save_callee(uintptr_t out[7]) */
 	.globl gr_arch_save_callee
 	.hidden gr_arch_save_callee
