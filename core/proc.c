@@ -205,14 +205,8 @@ static void stopm(struct gr_m *m, int64_t deadline)
 	gr_unlock(&gr_sched.lock);
 	for (;;) {
 		struct timespec ts, *tsp = NULL;
-		if (deadline != INT64_MAX) {
-			int64_t rel = deadline - gr_nanotime();
-			if (rel < 0)
-				rel = 0;
-			ts.tv_sec = rel / 1000000000;
-			ts.tv_nsec = rel % 1000000000;
-			tsp = &ts;
-		}
+		if (deadline != INT64_MAX)
+			tsp = gr_ts_until(deadline, &ts);
 		if (atomic_load(&m->note) == 0 && (!tsp || ts.tv_sec || ts.tv_nsec))
 			gr_futex_wait(&m->note, 0, tsp);
 		if (atomic_exchange(&m->note, 0))

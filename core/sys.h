@@ -74,6 +74,17 @@ static inline int64_t gr_nanotime_coarse(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The time from now until the monotonic deadline (ns; 0 if past) in *ts. */
+static inline struct timespec *gr_ts_until(int64_t deadline, struct timespec *ts)
+{
+	int64_t rel = deadline - gr_nanotime();
+	if (rel < 0)
+		rel = 0;
+	ts->tv_sec = rel / 1000000000;
+	ts->tv_nsec = rel % 1000000000;
+	return ts;
+}
+
 static inline void gr_cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 
 #endif

@@ -11,6 +11,10 @@
  *    glibc-internal lock held by another G, or an unshimmed system call.
  *    The P goes to another M; the G finds out at its next runtime entry.
  *    Every such retake is counted by the kernel-reported blocking PC.
+ *  - asks a G that has run program code for 10 ms to yield (asynchronous
+ *    preemption), after 2 ms when a timer of its P is a millisecond late;
+ *    if the G cannot be preempted (not at a safe point) and work waits,
+ *    hands its P on as for a blocked thread;
  *  - starts an M for overdue timers if nobody is looking at them;
  *  - gives back the pages of idle cached stacks once a second;
  *  - prints GRUN_DEBUG=schedtrace lines.
@@ -35,6 +39,7 @@
 #define RETAKE_USER_NS 1000000
 #define FORCE_SYSCALL_NS 10000000
 #define PREEMPT_NS 10000000
+#define PREEMPT_TIMER_NS 2000000
 
 GR_HIDDEN extern struct gr_stackcache *gr_stackcache_global;
 
@@ -145,7 +150,11 @@ static int retake(int64_t now)
 			if (held < RETAKE_USER_NS)
 				continue;
 			char s = thread_state(m);
-			if (s == 'R' && held >= PREEMPT_NS && (!p->sm_asked || !work_waiting())) {
+			/* A sleeper's timer on this P is overdue by a millisecond
+			 * behind a G that has run 2 ms: preempt now rather than
+			 * at 10 ms (wake-up latency beside CPU-bound Gs). */
+			bool late = held >= PREEMPT_TIMER_NS && gr_timers_next(&p->timers) < now - 1000000;
+			if (s == 'R' && (held >= PREEMPT_NS || late) && (!p->sm_asked || !work_waiting())) {
 				/* Running program code for 10 ms: preempt it. */
 				gr_preempt_request(m);
 				p->sm_asked = true;

@@ -442,10 +442,10 @@ done:
 	return 0;
 }
 
-static int bsd_flags(int sig);
 static sigset_t interrupting;	/* siginterrupt(sig, 1) */
 
-GR_EXPORT sighandler_t signal(int sig, sighandler_t h)
+/* signal() and its variants: sigaction with the given flags. */
+static sighandler_t set_handler(int sig, sighandler_t h, int flags, bool block_self)
 {
 	if (sig <= 0 || sig > 64 || h == SIG_ERR) {
 		errno = EINVAL;
@@ -454,16 +454,19 @@ GR_EXPORT sighandler_t signal(int sig, sighandler_t h)
 	struct sigaction sa, old;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = h;
-	sigaddset(&sa.sa_mask, sig);
-	sa.sa_flags = bsd_flags(sig);
+	if (block_self)
+		sigaddset(&sa.sa_mask, sig);
+	sa.sa_flags = flags;
 	if (sigaction(sig, &sa, &old) != 0)
 		return SIG_ERR;
 	return old.sa_handler;
 }
 
-static int bsd_flags(int sig)
+/* BSD semantics (glibc's signal): restart unless siginterrupt asked. */
+GR_EXPORT sighandler_t signal(int sig, sighandler_t h)
 {
-	return sigismember(&interrupting, sig) ? 0 : SA_RESTART;
+	bool intr = sig > 0 && sig <= 64 && sigismember(&interrupting, sig);
+	return set_handler(sig, h, intr ? 0 : SA_RESTART, true);
 }
 
 GR_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
@@ -473,17 +476,7 @@ GR_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
 
 GR_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 {
-	if (sig <= 0 || sig > 64 || h == SIG_ERR) {
-		errno = EINVAL;
-		return SIG_ERR;
-	}
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-	if (sigaction(sig, &sa, &old) != 0)
-		return SIG_ERR;
-	return old.sa_handler;
+	return set_handler(sig, h, SA_RESETHAND | SA_NODEFER, false);
 }
 
 GR_EXPORT int siginterrupt(int sig, int flag)
@@ -643,14 +636,8 @@ GR_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
 			return sig;
 		siginfo_t si;
 		struct timespec rel, *relp = NULL;
-		if (deadline >= 0) {
-			int64_t left = deadline - gr_nanotime();
-			if (left < 0)
-				left = 0;
-			rel.tv_sec = left / 1000000000;
-			rel.tv_nsec = left % 1000000000;
-			relp = &rel;
-		}
+		if (deadline >= 0)
+			relp = gr_ts_until(deadline, &rel);
 		g->sigwaitset = want;
 		bool entered = gr_syscall_enter(g);
 		long r = gr_sys6(SYS_rt_sigtimedwait, (long)&want, (long)&si, (long)relp, 8, 0, 0);

@@ -59,4 +59,37 @@ static inline const char *runtime_name(void)
 	return r;
 }
 
+/* A second thread parked in a condition wait for the whole run, so that
+ * libgrun's runtime is fully up (it starts at the first pthread_create)
+ * even in a single-threaded benchmark. bench_idle_start/stop bracket it. */
+#include <pthread.h>
+static pthread_mutex_t bench_idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bench_idle_cv = PTHREAD_COND_INITIALIZER;
+static int bench_idle_done;
+static pthread_t bench_idle_thread;
+
+static void *bench_idle(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&bench_idle_mu);
+	while (!bench_idle_done)
+		pthread_cond_wait(&bench_idle_cv, &bench_idle_mu);
+	pthread_mutex_unlock(&bench_idle_mu);
+	return NULL;
+}
+
+static inline int bench_idle_start(void)
+{
+	return pthread_create(&bench_idle_thread, NULL, bench_idle, NULL);
+}
+
+static inline void bench_idle_stop(void)
+{
+	pthread_mutex_lock(&bench_idle_mu);
+	bench_idle_done = 1;
+	pthread_cond_signal(&bench_idle_cv);
+	pthread_mutex_unlock(&bench_idle_mu);
+	pthread_join(bench_idle_thread, NULL);
+}
+
 #endif

@@ -117,20 +117,6 @@ static void generate(uint8_t *p, size_t n)
 	}
 }
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int done;
-
-static void *idle(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&mu);
-	while (!done)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	long mib = argc > 1 ? atol(argv[1]) : 64;
@@ -142,8 +128,7 @@ int main(int argc, char **argv)
 	uint8_t *in = malloc(n), *c = malloc(n + n / 64 + 16), *back = malloc(n);
 	if (!in || !c || !back)
 		return 1;
-	pthread_t t;
-	if (pthread_create(&t, NULL, idle, NULL) != 0)
+	if (bench_idle_start() != 0)
 		return 1;
 	generate(in, n);
 	double tc = 0, td = 0;
@@ -161,11 +146,7 @@ int main(int argc, char **argv)
 		ok &= bn == n && memcmp(in, back, n) == 0 && (r == 0 || cn == first);
 		first = cn;
 	}
-	pthread_mutex_lock(&mu);
-	done = 1;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
-	pthread_join(t, NULL);
+	bench_idle_stop();
 	if (!ok)
 		fprintf(stderr, "cpu_overhead: a round trip differs or the compressed size changed\n");
 	fprintf(stderr, "cpu_overhead: %zu bytes -> %zu compressed\n", n, cn);

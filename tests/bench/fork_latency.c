@@ -22,20 +22,6 @@
 #include "bench.h"
 
 extern char **environ;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int done;
-
-static void *idle(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&mu);
-	while (!done)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 500;
@@ -43,8 +29,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_fork_latency [N]\n");
 		return 2;
 	}
-	pthread_t t;
-	if (pthread_create(&t, NULL, idle, NULL) != 0)
+	if (bench_idle_start() != 0)
 		return 1;
 	int ok = 1, st;
 	double t0 = now_ns();
@@ -67,11 +52,7 @@ int main(int argc, char **argv)
 		ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	}
 	double t3 = now_ns();
-	pthread_mutex_lock(&mu);
-	done = 1;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
-	pthread_join(t, NULL);
+	bench_idle_stop();
 	if (!ok)
 		fprintf(stderr, "fork_latency: a child did not exit 0\n");
 	printf("RESULT name=fork_latency runtime=%s ops=%ld fork_wait_us=%.1f spawn_true_us=%.1f "

@@ -54,6 +54,22 @@ static inline int64_t now_ns(clockid_t clk)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* TSC ticks per millisecond, measured over a 50 ms sleep (for call-free
+ * busy loops that must not enter libc to read the time). */
+#include <x86intrin.h>
+static inline uint64_t tsc_ticks_per_ms(void)
+{
+    int64_t t0 = now_ns(CLOCK_MONOTONIC);
+    uint64_t c0 = __rdtsc();
+    struct timespec d = { 0, 50000000 };
+    nanosleep(&d, NULL);
+    uint64_t c1 = __rdtsc();
+    int64_t t1 = now_ns(CLOCK_MONOTONIC);
+    uint64_t r = (c1 - c0) * 1000000 / (uint64_t)(t1 - t0);
+    CHECK(r > 100000, "TSC runs at %llu ticks/ms?", (unsigned long long)r);
+    return r;
+}
+
 static inline struct timespec ns_to_ts(int64_t ns)
 {
     struct timespec ts;

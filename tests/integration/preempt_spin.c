@@ -214,14 +214,7 @@ static void *sleeper(void *arg)
 
 static void calibrate_tsc(void)
 {
-    int64_t t0 = now_ns(CLOCK_MONOTONIC);
-    uint64_t c0 = __rdtsc();
-    struct timespec d = { 0, 50000000 };
-    nanosleep(&d, NULL);
-    uint64_t c1 = __rdtsc();
-    int64_t t1 = now_ns(CLOCK_MONOTONIC);
-    tsc_per_ms = (c1 - c0) * 1000000 / (uint64_t)(t1 - t0);
-    CHECK(tsc_per_ms > 100000, "TSC runs at %llu ticks/ms?", (unsigned long long)tsc_per_ms);
+    tsc_per_ms = tsc_ticks_per_ms();
 }
 
 /* One round: the sleeper for `secs` seconds beside spinners sp[0..n-1]. */
