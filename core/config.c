@@ -83,10 +83,19 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		return 0;
 	}
 	if (strcmp(key, "dumpsig") == 0) {
-		*accepted = "dumpsig=N with N a signal number from 1 to 64 other than 9, 19, 23 (SIGURG), 11 and 7";
-		if (parse_uint(val, 64, &n) < 0 || n == 0 || n == 9 || n == 19 || n == 23 || n == 11 || n == 7)
+		*accepted = "dumpsig=N with N a signal number from 1 to 64 other than 7, 9, 11, 19 and the preemption signal (23, SIGURG)";
+		if (parse_uint(val, 64, &n) < 0 || n == 0 || n == 9 || n == 19 || n == 11 || n == 7 ||
+		    n == (uint64_t)(cfg->rtsig ? cfg->rtsig : 23))
 			return -1;
 		cfg->dumpsig = (int)n;
+		return 0;
+	}
+	if (strcmp(key, "preemptsignal") == 0) {
+		*accepted = "preemptsignal=N with N a signal number from 1 to 64 other than 4, 5, 7, 8, 9, 11 and 19";
+		if (parse_uint(val, 64, &n) < 0 || n == 0 || n == 4 || n == 5 || n == 7 || n == 8 || n == 9 ||
+		    n == 11 || n == 19)
+			return -1;
+		cfg->rtsig = (int)n;
 		return 0;
 	}
 	if (strcmp(key, "deadlock") == 0) {
@@ -162,6 +171,7 @@ int gr_config_parse(struct gr_config *cfg, gr_getenv_fn getenv_fn,
 	cfg->gcpercent = 100;
 	cfg->inherit = true;
 	cfg->asyncpreempt = true;
+	cfg->rtsig = 23;	/* SIGURG */
 	cfg->heap = true;
 	if (warnlen)
 		warn[0] = 0;

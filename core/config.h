@@ -32,6 +32,7 @@ struct gr_config {
 	bool scheddetail;	/* scheddetail=1: per-P/M/G lines with schedtrace */
 	bool gctrace;		/* gctrace=1 */
 	bool asyncpreempt;	/* asyncpreempt=0 turns asynchronous preemption off */
+	int rtsig;		/* preemptsignal=N: the runtime's signal (default SIGURG) */
 	bool retaketrace;	/* retaketrace=1: print each P retake with the blocked PC */
 	bool native;		/* native=1: run on native threads, as for an unknown glibc */
 	bool deadlock_wait;	/* deadlock=wait: report a global deadlock, do not exit */
@@ -54,5 +55,8 @@ GR_HIDDEN int gr_config_parse(struct gr_config *cfg, gr_getenv_fn getenv_fn,
 GR_HIDDEN int gr_parse_size(const char *s, uint64_t *out);
 
 GR_HIDDEN extern struct gr_config gr_cfg;
+
+/* The runtime's own signal: preemption, set*id, stop-the-world. */
+#define GR_RTSIG (gr_cfg.rtsig)
 
 #endif

@@ -81,7 +81,7 @@ void gr_preempt_request(struct gr_m *m)
 {
 	if (!gr_cfg.asyncpreempt || atomic_exchange(&m->preempt_pending, 1))
 		return;
-	gr_sig_send_tagged(m->tid, SIGURG);
+	gr_sig_send_tagged(m->tid, GR_RTSIG);
 }
 
 bool gr_preempt_on_signal(struct gr_m *m, void *uc)

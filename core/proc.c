@@ -184,7 +184,7 @@ void gr_m_block_signals(struct gr_m *m)
 	/* Everything catchable except the synchronous faults. */
 	uint64_t all = ~0ull & ~((1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1)) |
 				 (1ull << (SIGFPE - 1)) | (1ull << (SIGILL - 1)) |
-				 (1ull << (SIGTRAP - 1)) | (1ull << (SIGURG - 1)));
+				 (1ull << (SIGTRAP - 1)) | (1ull << (GR_RTSIG - 1)));
 	if (m->cursigmask != all) {
 		gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
 		m->cursigmask = all;
@@ -559,7 +559,7 @@ static void execute(struct gr_m *m, struct gr_g *g)
 	gr_stw_gate();
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	p->schedtick++;
-	uint64_t mask = g->sigmask & ~(1ull << (SIGURG - 1));	/* the runtime's signal */
+	uint64_t mask = g->sigmask & ~(1ull << (GR_RTSIG - 1));	/* the runtime's signal */
 	if (mask != m->cursigmask) {
 		gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
 		m->cursigmask = mask;
@@ -1349,7 +1349,7 @@ void gr_proc_fork_child(void)
 	m->tcb = g0tp;
 	void *g0hi = (void *)(((uintptr_t)g0tp + gr_tls.sizeof_pthread - gr_tls_block_size()) & ~(uintptr_t)63);
 	m->g0sp = gr_arch_ctx_init(g0hi, m0_g0_main, m);
-	m->cursigmask = self ? self->sigmask & ~(1ull << (SIGURG - 1)) : 0;
+	m->cursigmask = self ? self->sigmask & ~(1ull << (GR_RTSIG - 1)) : 0;
 	atomic_store(&m->registered, 1);
 	gr_allm = m;
 	m->allnext = NULL;

@@ -1,6 +1,7 @@
 /* sig: pending signals, pokes, forwarding and the catcher (see sig.h). */
 #include "core/sig.h"
 #include "core/sys.h"
+#include "core/config.h"
 
 #include <errno.h>
 #include <string.h>
@@ -15,9 +16,9 @@ GR_HIDDEN bool gr_sema_interrupt(struct gr_g *g);
 GR_HIDDEN bool gr_sleep_interrupt(struct gr_g *g);
 
 /* Signals the runtime keeps for itself on every thread: synchronous
- * faults (they must reach the thread that faulted) and SIGURG. */
+ * faults (they must reach the thread that faulted) and the runtime signal. */
 #define RUNTIME_SIGS (GR_SIGBIT(SIGSEGV) | GR_SIGBIT(SIGBUS) | GR_SIGBIT(SIGFPE) | GR_SIGBIT(SIGILL) | \
-		      GR_SIGBIT(SIGTRAP) | GR_SIGBIT(SIGURG))
+		      GR_SIGBIT(SIGTRAP) | GR_SIGBIT(GR_RTSIG))
 
 long gr_sig_send_tagged(int tid, int sig)
 {
@@ -60,7 +61,7 @@ static void poke(struct gr_g *g, int sig)
 	struct gr_m *m = g->m;
 	if (st != G_RUNNING || !m || g == gr_curg)
 		return;	/* runnable: its next checkpoint delivers; self: the caller does */
-	if (sig == SIGURG)
+	if (sig == GR_RTSIG)
 		gr_preempt_request(m);	/* delivered where preemption parks it */
 	else
 		gr_sig_send_tagged(m->tid, sig);
@@ -186,7 +187,7 @@ void gr_sig_setmask(struct gr_g *g, uint64_t mask)
 	g->sigmask = mask;
 	struct gr_m *m = g->m;
 	if (g == gr_curg && m) {
-		uint64_t kernel = mask & ~GR_SIGBIT(SIGURG);
+		uint64_t kernel = mask & ~GR_SIGBIT(GR_RTSIG);
 		gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&kernel, 0, 8, 0, 0);
 		m->cursigmask = kernel;
 	}

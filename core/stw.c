@@ -3,6 +3,7 @@
 #include "core/proc.h"
 #include "core/sig.h"
 #include "core/sys.h"
+#include "core/config.h"
 #include "arch/x86_64/arch.h"
 
 #include <dirent.h>
@@ -141,7 +142,7 @@ int gr_stw_stop(int *unstopped)
 	}
 	gr_unlock(&gr_allm_lock);
 	for (int i = 0; i < nreq; i++)
-		if (gr_sig_send_tagged(atomic_load(&recs[i].tid), SIGURG) < 0)
+		if (gr_sig_send_tagged(atomic_load(&recs[i].tid), GR_RTSIG) < 0)
 			atomic_store(&recs[i].tid, 0);	/* gone */
 	int64_t deadline = gr_nanotime() + STOP_TIMEOUT_NS;
 	for (;;) {

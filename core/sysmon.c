@@ -318,7 +318,7 @@ void gr_sysmon_start(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	sigset_t all, old;
 	sigfillset(&all);
-	sigdelset(&all, SIGURG);
+	sigdelset(&all, GR_RTSIG);
 	gr_real.pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = gr_real.pthread_create(&sysmon_m.pthread, &attr, sysmon, NULL);
 	gr_real.pthread_sigmask(SIG_SETMASK, &old, NULL);

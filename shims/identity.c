@@ -20,6 +20,7 @@
  */
 #include "shims/shim.h"
 #include "core/sig.h"
+#include "core/config.h"
 #include "core/lock.h"
 #include "core/sys.h"
 #include "core/sema.h"
@@ -106,7 +107,7 @@ static int xid_all(long nr, long a, long b, long c)
 		m->xid_args[1] = b;
 		m->xid_args[2] = c;
 		atomic_store(&m->xid_pending, 1);
-		if (gr_sig_send_tagged(m->tid, SIGURG) < 0)
+		if (gr_sig_send_tagged(m->tid, GR_RTSIG) < 0)
 			atomic_store(&m->xid_pending, 0);	/* that thread has ended */
 	}
 	for (struct gr_m *m = gr_allm; m; m = m->allnext) {

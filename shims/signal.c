@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define URG_BIT GR_SIGBIT(SIGURG)
+#define URG_BIT GR_SIGBIT(GR_RTSIG)	/* the runtime's signal (SIGURG unless preemptsignal=N) */
 #define UNBLOCKABLE (GR_SIGBIT(SIGKILL) | GR_SIGBIT(SIGSTOP))
 
 static struct sigaction prog[65];	/* the program's view, where known[] */
@@ -280,8 +280,10 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	if (pa->sa_handler == SIG_IGN)
 		return;
 	if (pa->sa_handler == SIG_DFL) {
-		if (sig == SIGURG)
-			return;		/* default action: ignore */
+		if (sig == GR_RTSIG) {
+			default_action(sig);	/* the program's: as natively */
+			return;
+		}
 		/* Re-raise with the default action: returning re-executes the
 		 * faulting instruction, which now kills the process. */
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -398,7 +400,7 @@ GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 	gr_real.sigaltstack(&ss, NULL);
 	install(SIGSEGV, fault_handler);
 	install(SIGBUS, fault_handler);
-	install(SIGURG, urg_handler);
+	install(GR_RTSIG, urg_handler);
 	struct sigaction cur;
 	if (gr_real.sigaction(SIGQUIT, NULL, &cur) == 0 && !is_handler(&cur) && cur.sa_handler == SIG_DFL)
 		install(SIGQUIT, quit_handler);
@@ -774,7 +776,7 @@ static bool kill_self(int sig, int code, const union sigval *val)
 {
 	struct gr_g *g = gr_native ? NULL : gr_getg();
 	if (!g || sig <= 0 || sig > 64 || gr_in_vfork_child() || (g->sigmask & GR_SIGBIT(sig)) ||
-	    !gr_signal_program_handles(sig) || (sig == SIGURG && owned[SIGURG]))
+	    !gr_signal_program_handles(sig) || (sig == GR_RTSIG && owned[sig]))
 		return false;
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
