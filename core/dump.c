@@ -26,6 +26,7 @@
  * on the same thread (a fault while dumping) prints at once.
  */
 #include "core/dump.h"
+#include "core/heap.h"
 #include "core/proc.h"
 #include "core/sys.h"
 #include "core/traceback.h"
@@ -354,6 +355,11 @@ static void dump_all(int fd, const char *why, uintptr_t skip_fp)
 	o.len = 0;
 	if (why && *why)
 		out_printf(&o, "%s\n\n", why);
+	if (gr_heap_mode == 1) {
+		out_flush(&o);
+		gr_heap_print_metrics(fd);
+		out_printf(&o, "\n");
+	}
 	/* One snapshot of the list head: everything below it is immutable. */
 	struct gr_g *head = __atomic_load_n(&gr_allg, __ATOMIC_ACQUIRE);
 	struct gr_g *self = gr_curg;

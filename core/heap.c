@@ -1219,7 +1219,7 @@ void gr_heap_read_stats(struct gr_heap_stats *st)
 	st->memlimit = memlimit();
 }
 
-static void print_stats(int fd)
+void gr_heap_print_metrics(int fd)
 {
 	struct gr_heap_stats st;
 	gr_heap_read_stats(&st);
@@ -1248,7 +1248,7 @@ void gr_heap_report(void)
 	if (gr_heap_mode != 1)
 		return;
 	gr_printf("libgrun: heap metrics at exit\n");
-	print_stats(2);
+	gr_heap_print_metrics(2);
 }
 
 void gr_heap_print_stats(int fd)
@@ -1264,5 +1264,5 @@ void gr_heap_print_stats(int fd)
 			  (unsigned long long)system, (unsigned long long)st.objects_bytes,
 			  (unsigned long long)system, (unsigned long long)st.objects_bytes, 0, 0ull);
 	gr_write_all(fd, buf, n);
-	print_stats(fd);
+	gr_heap_print_metrics(fd);
 }

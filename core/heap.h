@@ -221,5 +221,8 @@ GR_HIDDEN void gr_heap_read_stats(struct gr_heap_stats *st);
 GR_HIDDEN void gr_heap_report(void);
 /* malloc_stats(3)-style text. */
 GR_HIDDEN void gr_heap_print_stats(int fd);
+/* The metrics, one "name value" line each (lock-free reads: usable from
+ * a signal handler; the goroutine dump prints them in its header). */
+GR_HIDDEN void gr_heap_print_metrics(int fd);
 
 #endif

@@ -16,13 +16,15 @@
  *    if the G cannot be preempted (not at a safe point) and work waits,
  *    hands its P on as for a blocked thread;
  *  - starts an M for overdue timers if nobody is looking at them;
- *  - gives back the pages of idle cached stacks once a second;
+ *  - gives back the pages of idle cached stacks once a second, and lets
+ *    the heap's scavenger return free pages (every 100 ms);
  *  - prints GRUN_DEBUG=schedtrace lines.
  */
 #include "core/proc.h"
 #include "core/sig.h"
 #include "core/config.h"
 #include "core/deadlock.h"
+#include "core/heap.h"
 #include "core/netpoll.h"
 #include "core/realc.h"
 #include "core/stack.h"
@@ -298,6 +300,7 @@ static void *sysmon(void *arg)
 		if (now - last_deadlock >= 100000000) {
 			last_deadlock = now;
 			gr_deadlock_check(now);
+			gr_heap_scavenge_tick(gr_nanotime_coarse());	/* paced by the heap */
 		}
 		if (now - last_scavenge >= 1000000000) {
 			last_scavenge = now;
