@@ -217,6 +217,18 @@ static void set_range(uintptr_t base, size_t n, struct gr_span *s)
 }
 
 /* Zero-page bits over [base, base + n pages): op 0 count, 1 set, 2 clear. */
+/* Bits set in x, without libgcc's out-of-line __popcountdi2 (the x86-64
+ * baseline has no popcnt instruction). */
+static inline size_t pop64(uint64_t x)
+{
+	if (x == 0 || x == ~0ull)
+		return x ? 64 : 0;
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (size_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 static size_t zero_bits(uintptr_t base, size_t n, int op)
 {
 	size_t count = 0;
@@ -229,7 +241,7 @@ static size_t zero_bits(uintptr_t base, size_t n, int op)
 			size_t m = 64 - b < pg + k - i ? 64 - b : pg + k - i;
 			uint64_t mask = (m == 64 ? ~0ull : ((1ull << m) - 1)) << b;
 			if (op == 0)
-				count += (size_t)__builtin_popcountll(ar->zero[w] & mask);
+				count += pop64(ar->zero[w] & mask);
 			else if (op == 1)
 				ar->zero[w] |= mask;
 			else
@@ -411,22 +423,27 @@ static struct gr_span *carve_locked(struct gr_span *f, uintptr_t start, size_t n
 	struct gr_span *s = span_new_locked(bigbits);
 	s->base = start;
 	s->npages = n;
+	/* Zero-page counts: count the small pieces, derive the big one
+	 * (the remainder of a large free span is often most of an arena). */
+	size_t zcut = zero_bits(start, n, 0);
+	size_t zbefore = start > f->base ? zero_bits(f->base, (start - f->base) >> GR_PAGESHIFT, 0) : 0;
+	size_t ztotal = f->nzero;
 	if (end < fend) {
 		struct gr_span *t = span_new_locked(false);
 		t->base = end;
 		t->npages = (fend - end) >> GR_PAGESHIFT;
-		t->nzero = (uint32_t)zero_bits(end, t->npages, 0);
+		t->nzero = (uint32_t)(ztotal >= zcut + zbefore ? ztotal - zcut - zbefore : 0);
 		t->freedat = f->freedat;
 		free_insert_locked(t);
 	}
 	if (start > f->base) {
 		f->npages = (start - f->base) >> GR_PAGESHIFT;
-		f->nzero = (uint32_t)zero_bits(f->base, f->npages, 0);
+		f->nzero = (uint32_t)zbefore;
 		free_insert_locked(f);
 	} else {
 		span_dead_locked(f);
 	}
-	s->needzero = zero_bits(start, n, 0) != n;
+	s->needzero = zcut != n;
 	zero_bits(start, n, 2);
 	set_range(start, n, s);
 	atomic_fetch_add_explicit(&mheap.inuse_pages, n, memory_order_relaxed);

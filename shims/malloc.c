@@ -153,6 +153,8 @@ static void *aligned(size_t align, size_t n)
 	return p ? p : enomem();
 }
 
+#define GROW_SLACK_MIN (4u << 10)
+
 GR_EXPORT void *realloc(void *p, size_t n)
 {
 	if (!p)
@@ -174,7 +176,14 @@ GR_EXPORT void *realloc(void *p, size_t n)
 		if (n > old && old > GR_MAXSMALL && gr_heap_resize_inplace(p, n))
 			return p;
 	}
-	void *q = malloc(n);
+	/* A block of 4 KiB or more that grows and had to move: give it room
+	 * to grow in place next time (pages it never touches cost no memory;
+	 * glibc moves such blocks with mremap, which heap arenas never do). */
+	void *q = NULL;
+	if (ours && n > old && n >= GROW_SLACK_MIN && n < SIZE_MAX / 4)
+		q = malloc(n * 2);
+	if (!q)
+		q = malloc(n);
 	if (!q)
 		return NULL;	/* errno is ENOMEM; p is untouched */
 	size_t nu = usable(q);
