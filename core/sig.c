@@ -193,6 +193,21 @@ void gr_sig_setmask(struct gr_g *g, uint64_t mask)
 	}
 }
 
+uint64_t gr_sig_mask_push(struct gr_g *g, const sigset_t *mask)
+{
+	uint64_t old = g->sigmask, m;
+	memcpy(&m, mask, 8);
+	gr_sig_setmask(g, m & ~(GR_SIGBIT(SIGKILL) | GR_SIGBIT(SIGSTOP)));
+	atomic_fetch_add(&gr_sig_maskgen, 1);
+	return old;
+}
+
+void gr_sig_mask_pop(struct gr_g *g, uint64_t old)
+{
+	gr_sig_setmask(g, old);
+	atomic_fetch_add(&gr_sig_maskgen, 1);
+}
+
 void gr_sig_fork_child(struct gr_g *g)
 {
 	atomic_store(&gr_sig_procpend, 0);

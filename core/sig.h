@@ -103,6 +103,11 @@ GR_HIDDEN bool gr_signal_program_handles(int sig);
 /* Set g's mask (and the kernel's, if g runs here). */
 GR_HIDDEN void gr_sig_setmask(struct gr_g *g, uint64_t mask);
 
+/* A wait with a temporary mask (ppoll, pselect, epoll_pwait): g's mask is
+ * mask until pop, so a signal the wait lets through finds g. */
+GR_HIDDEN uint64_t gr_sig_mask_push(struct gr_g *g, const sigset_t *mask);
+GR_HIDDEN void gr_sig_mask_pop(struct gr_g *g, uint64_t old);
+
 GR_HIDDEN void gr_sig_fork_child(struct gr_g *g);
 /* Wake sysmon now (async-signal-safe). */
 GR_HIDDEN void gr_sysmon_kick(void);

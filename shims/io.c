@@ -572,8 +572,15 @@ static int do_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms, const 
 {
 	struct gr_g *g = gr_getg();
 	gr_testcancel();
+	if (mask && gr_can_park(g)) {
+		/* The G waits with mask as its own (see ppoll). */
+		uint64_t old = gr_sig_mask_push(g, mask);
+		int res = gr_sig_check(g) ? (int)gr_errno_ret(-EINTR) : do_epoll_wait(epfd, ev, n, ms, NULL);
+		gr_sig_mask_pop(g, old);
+		return res;
+	}
 	long r = gr_sys6(SYS_epoll_pwait, epfd, (long)ev, n, 0, (long)mask, 8);
-	if (r != 0 || ms == 0 || !gr_can_park(g) || mask)
+	if (r != 0 || ms == 0 || !gr_can_park(g))
 		goto block;
 	struct gr_pd *pd = gr_pd_get(epfd);
 	if (!pd)

@@ -9,8 +9,10 @@
 /* Define pread and pread64 as the two distinct symbols libc has. */
 #undef _FILE_OFFSET_BITS
 #include "shims/shim.h"
+#include "core/sig.h"
 #include "core/sys.h"
 
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -72,8 +74,35 @@ GR_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen)
 		return REAL(__poll_chk)(fds, n, ms, fdslen);
 	return poll(fds, n, ms);
 }
+/* ppoll and pselect with a signal mask: the G waits (parked, as poll and
+ * select do) with that mask as its own; a signal it lets through runs its
+ * handler on the G and ends the wait with EINTR. */
+static bool masked_wait(const sigset_t *mask, struct gr_g **gp, uint64_t *old)
+{
+	struct gr_g *g = gr_native ? NULL : gr_getg();
+	if (!mask || !gr_can_park(g))
+		return false;
+	*gp = g;
+	*old = gr_sig_mask_push(g, mask);
+	return true;
+}
+
 GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
+	struct gr_g *g;
+	uint64_t old;
+	if (masked_wait(mask, &g, &old)) {
+		int r = -1;
+		if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000 || ts->tv_sec < 0))
+			errno = EINVAL;
+		else if (gr_sig_check(g))
+			errno = EINTR;
+		else
+			r = poll(fds, n, !ts ? -1 : ts->tv_sec > INT_MAX / 1000 - 1 ? INT_MAX
+					: (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000));
+		gr_sig_mask_pop(g, old);
+		return r;
+	}
 	struct timespec copy, *tsp = NULL;
 	if (ts) {	/* the kernel writes back the remaining time; POSIX's ppoll does not */
 		copy = *ts;
@@ -91,6 +120,40 @@ GR_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 	}
 	return (int)B6(SYS_select, n, r, w, e, tv, 0);
 }
+GR_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const sigset_t *mask)
+{
+	struct gr_g *g;
+	uint64_t old;
+	if (masked_wait(mask, &g, &old)) {
+		int res = -1;
+		struct timeval tv, *tvp = NULL;
+		if (ts) {
+			tv.tv_sec = ts->tv_sec;
+			tv.tv_usec = (ts->tv_nsec + 999) / 1000;
+			if (tv.tv_usec >= 1000000) {
+				tv.tv_sec++;
+				tv.tv_usec -= 1000000;
+			}
+			tvp = &tv;
+		}
+		if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000 || ts->tv_sec < 0))
+			errno = EINVAL;
+		else if (gr_sig_check(g))
+			errno = EINTR;
+		else
+			res = select(n, r, w, e, tvp);
+		gr_sig_mask_pop(g, old);
+		return res;
+	}
+	struct timespec copy, *tsp = NULL;
+	if (ts) {	/* pselect does not write back the remaining time */
+		copy = *ts;
+		tsp = &copy;
+	}
+	struct { const sigset_t *ss; size_t len; } data = { mask, 8 };
+	return (int)B6(SYS_pselect6, n, r, w, e, tsp, &data);
+}
+
 GR_EXPORT pid_t wait4(pid_t pid, int *st, int opt, struct rusage *ru) { return (pid_t)B4(SYS_wait4, pid, st, opt, ru); }
 GR_EXPORT pid_t waitpid(pid_t pid, int *st, int opt) { return (pid_t)B4(SYS_wait4, pid, st, opt, 0); }
 GR_EXPORT pid_t wait(int *st) { return (pid_t)B4(SYS_wait4, -1, st, 0, 0); }
