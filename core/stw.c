@@ -181,6 +181,46 @@ void gr_stw_start(void)
 	gr_unlock(&stw_lock);
 }
 
+/* End of the mapping that contains addr (from /proc/self/maps, read with
+ * raw system calls: the world is stopped, nothing may allocate), or addr
+ * itself if none does. */
+static uintptr_t mapping_end(uintptr_t addr)
+{
+	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return addr;
+	static char buf[16384];
+	size_t have = 0;
+	uintptr_t end = addr;
+	bool done = false;
+	while (!done) {
+		long n = gr_sys(SYS_read, fd, (long)(buf + have), sizeof buf - have - 1);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		char *line = buf, *nl;
+		while ((nl = memchr(line, '\n', (size_t)(buf + have - line))) != NULL) {
+			uintptr_t lo = 0, hi = 0;
+			const char *c = line;
+			for (; *c != '-' && c < nl; c++)
+				lo = lo * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 32) - 'a' + 10);
+			for (c++; *c != ' ' && c < nl; c++)
+				hi = hi * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 32) - 'a' + 10);
+			if (addr >= lo && addr < hi) {
+				end = hi;
+				done = true;
+				break;
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+	}
+	gr_sys(SYS_close, fd, 0, 0);
+	return end;
+}
+
 static uintptr_t g_top(struct gr_g *g)
 {
 	return (uintptr_t)g->stack_hi;
@@ -211,11 +251,10 @@ void gr_stw_foreach(void (*fn)(const struct gr_stw_thread *, void *), void *arg)
 			th.stack_lo = r->sp - 128;
 			th.stack_hi = g_top(g);
 		} else {
-			/* g0, a foreign thread, or a G's alternate stack: the
-			 * stack around sp (up to a page above the red zone is
-			 * always mapped; a scanner reads the rest safely). */
+			/* g0, a foreign thread, or a G's alternate stack: from
+			 * the red zone to the end of the mapping sp is in. */
 			th.stack_lo = r->sp - 128;
-			th.stack_hi = r->sp;
+			th.stack_hi = mapping_end(r->sp);
 		}
 		fn(&th, arg);
 	}

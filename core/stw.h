@@ -20,7 +20,8 @@
  *
  * gr_stw_foreach() then calls back for every stopped thread with what a
  * conservative scanner needs: the registers (if known), the xsave image,
- * and the stack range to scan (from RSP-128, the red zone, to its top).
+ * and the stack range to scan (from RSP-128, the red zone, to its top: a
+ * G's stack top, or for other threads the end of the mapping RSP is in).
  */
 #ifndef GR_STW_H
 #define GR_STW_H

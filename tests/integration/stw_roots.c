@@ -7,7 +7,9 @@
  *      (skipped without AVX2);
  *   3. the red zone (below the stack pointer) of a spinning leaf loop;
  *   4. the stack of a thread blocked in read() on an empty pipe;
- *   5. the stack of a thread blocked in waitpid() on a sleeping child.
+ *   5. the stack of a thread blocked in waitpid() on a sleeping child;
+ *   6. the stack of a thread made with clone(2) directly, which libgrun
+ *      did not create (it spins without calls: no TLS of its own).
  * The values are stored XOR-masked in memory and unmasked only inside the
  * asm loops, so no other copy exists. Under libgrun,
  * grun_debug_stw_find(value) stops the world and must find each value (in
@@ -19,11 +21,13 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #define MASK 0x5a5a5a5a5a5a5a5aull
 
-static volatile uint64_t masked[6];
+static volatile uint64_t masked[7];
 static volatile int stop;
 static atomic_int ready;
 static int pfd[2];
@@ -111,11 +115,26 @@ static void *waiter(void *arg)
     return NULL;
 }
 
+static volatile int foreign_stop, foreign_ready;
+
+static int foreign(void *arg)
+{
+    (void)arg;
+    volatile uint64_t local = masked[6] ^ MASK;
+    (void)local;
+    foreign_ready = 1;
+    while (!foreign_stop)
+        __asm__ volatile("pause" ::: "memory");
+    local = 0;
+    foreign_ready = 2;
+    return 0;
+}
+
 int main(void)
 {
     bool avx = __builtin_cpu_supports("avx2");
     uint64_t seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         masked[i] = ((seed + (uint64_t)i * 0x1234567890abull) | 1) ^ MASK;
     CHECK(pipe(pfd) == 0, "pipe");
     pid_t child = fork();
@@ -132,17 +151,25 @@ int main(void)
     PT(pthread_create(&t[4], NULL, waiter, (void *)(intptr_t)child));
     void *(*spin[4])(void *) = { NULL, reg_spin, avx_spin, redzone_spin };
 
-    static const char *const what[6] = {
+    size_t fsz = 256 << 10;
+    char *fstack = mmap(NULL, fsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(fstack != MAP_FAILED, "mmap");
+    CHECK(clone(foreign, fstack + fsz, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                CLONE_SYSVSEM, NULL) > 0, "clone: %s", strerror(errno));
+    while (!foreign_ready)
+        usleep(1000);
+
+    static const char *const what[7] = {
         "", "general register", "AVX register", "red zone", "stack of a thread blocked in read",
-        "stack of a thread blocked in waitpid",
+        "stack of a thread blocked in waitpid", "stack of a thread libgrun did not create",
     };
     /* found in the expected place, or (1-3) on its stack if it was
      * preempted and parked: the trampoline saved everything there. */
-    static const int want[6] = { 0, 1 | 32, 2 | 32, 4 | 32, 32 | 16, 16 | 32 };
+    static const int want[7] = { 0, 1 | 32, 2 | 32, 4 | 32, 32 | 16, 16 | 32, 64 };
     int (*find)(uint64_t, int *) = (int (*)(uint64_t, int *))dlsym(RTLD_DEFAULT, "grun_debug_stw_find");
     if (under_grun())
         CHECK(find != NULL, "grun_debug_stw_find missing");
-    for (int i = 1; i < 6; i++) {
+    for (int i = 1; i < 7; i++) {
         if (i == 2 && !avx) {
             printf("%d. %s: skipped (no AVX2)\n", i, what[i]);
             continue;
@@ -174,6 +201,9 @@ int main(void)
     }
     printf("a value nobody holds: not found\n");
 
+    foreign_stop = 1;
+    while (foreign_ready != 2)
+        usleep(1000);
     CHECK(write(pfd[1], "x", 1) == 1, "write");
     PT(pthread_join(t[3], NULL));
     PT(pthread_join(t[4], NULL));
