@@ -7,7 +7,8 @@
  *   1 general registers of a thread stopped by the signal
  *   2 its FP/SIMD (xsave) state        4 its red zone (128 bytes below sp)
  *   8 its stack above sp              16 registers or stack of a G in a system call
- *  32 stack of a parked or runnable G 64 state of a stopped thread that is not a G
+ *  32 stack of a parked or runnable G 64 stack of a stopped thread that is not a G
+ * 128 registers or FP/SIMD state of a stopped thread that is not a G
  * The calling thread is not searched. *unstopped: threads that did not stop.
  * Returns -1 if a stop was already in progress.
  */
@@ -49,9 +50,10 @@ static void visit(const struct gr_stw_thread *t, void *arg)
 	switch (t->kind) {
 	case STW_SIGNALED:
 		if (!t->g) {
-			if (regs || (t->fpstate && bytes(t->fpstate, t->fpsize, f->v)) ||
-			    words(t->stack_lo, t->stack_hi, f->v))
+			if (words(t->stack_lo, t->stack_hi, f->v))
 				f->found |= 64;
+			if (regs || (t->fpstate && bytes(t->fpstate, t->fpsize, f->v)))
+				f->found |= 128;
 			break;
 		}
 		if (regs)

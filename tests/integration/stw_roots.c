@@ -117,14 +117,29 @@ static void *waiter(void *arg)
 
 static volatile int foreign_stop, foreign_ready;
 
+__attribute__((noinline)) static void spin_once(void)
+{
+    __asm__ volatile("pause" ::: "memory");
+}
+
+/* Not a leaf (it calls spin_once): its locals live above the stack
+ * pointer, not in the red zone. */
 static int foreign(void *arg)
 {
     (void)arg;
-    volatile uint64_t local = masked[6] ^ MASK;
-    (void)local;
+    volatile uint64_t local = 0;
+    /* Unmask straight into the stack slot: no register keeps a copy. */
+    __asm__ volatile(
+        "movq %1, %%rax\n\t"
+        "xorq %2, %%rax\n\t"
+        "movq %%rax, %0\n\t"
+        "xorq %%rax, %%rax\n\t"
+        : "=m"(local)
+        : "m"(masked[6]), "r"(MASK)
+        : "rax", "memory");
     foreign_ready = 1;
     while (!foreign_stop)
-        __asm__ volatile("pause" ::: "memory");
+        spin_once();
     local = 0;
     foreign_ready = 2;
     return 0;
