@@ -161,9 +161,15 @@ int gr_sig_invoke(struct gr_g *g, int sig, siginfo_t *si, void *uc)
 			default_action(sig);
 		return 0;
 	}
+	/* The handler's mask goes to the kernel only: g->sigmask keeps the
+	 * mask to return to, because a handler may leave by siglongjmp, whose
+	 * mask restore (glibc-internal) never reaches pthread_sigmask. */
 	uint64_t old = g->sigmask;
-	uint64_t during = old | set64(&sa.sa_mask) | ((sa.sa_flags & SA_NODEFER) ? 0 : GR_SIGBIT(sig));
-	gr_sig_setmask(g, during & ~UNBLOCKABLE);
+	uint64_t during = (old | set64(&sa.sa_mask) | ((sa.sa_flags & SA_NODEFER) ? 0 : GR_SIGBIT(sig))) &
+			  ~UNBLOCKABLE & ~URG_BIT;
+	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&during, 0, 8, 0, 0);
+	if (g->m)
+		g->m->cursigmask = during;
 	/* Interrupting a shim's blocking call: leave the system-call state
 	 * around the handler, which may use the runtime. */
 	bool insys = g->insyscall;
@@ -224,6 +230,12 @@ static void fix_frame(struct gr_g *g, void *ucv)
 		uc->uc_stack = cur;
 }
 
+/* A fault raised by the kernel for the instruction this thread ran. */
+static bool synchronous(int sig, const siginfo_t *si)
+{
+	return si && si->si_code > 0 && (sig == SIGFPE || sig == SIGILL || sig == SIGTRAP || sig == SIGSYS);
+}
+
 static void dispatch(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
@@ -253,7 +265,13 @@ static void dispatch(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	uint64_t bit = GR_SIGBIT(sig);
-	if (g->sigmask & bit) {
+	if (synchronous(sig, si)) {
+		/* A fault of this very thread (SIGFPE, SIGILL, SIGTRAP, SIGSYS):
+		 * returning without handling it would re-execute the faulting
+		 * instruction. As natively, the handler runs here and now. */
+		gr_sig_invoke(g, sig, si, uc);
+		fix_frame(g, uc);
+	} else if (g->sigmask & bit) {
 		gr_sig_forward(sig, si);	/* raced with a mask change */
 	} else if (!deliverable_here(g, uc)) {
 		gr_sig_procinfo[sig] = *si;
