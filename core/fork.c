@@ -22,6 +22,7 @@
  */
 #include "core/proc.h"
 #include "core/heap.h"
+#include "core/gc.h"
 #include "core/netpoll.h"
 #include "core/sema.h"
 #include "core/stack.h"
@@ -38,7 +39,6 @@ GR_HIDDEN void gr_proc_fork_parent(void);
 GR_HIDDEN void gr_proc_fork_child(void);
 GR_HIDDEN void gr_sema_fork_child(void);
 GR_HIDDEN void gr_netpoll_fork_child(void);
-GR_HIDDEN void gr_sysmon_start(void);
 GR_HIDDEN void gr_identity_fork_child(void);
 
 /* Forks are serialized: glibc (2.36) drops its atfork lock while each
@@ -71,6 +71,7 @@ void gr_fork_parent(void)
 void gr_fork_child(void)
 {
 	gr_heap_fork_child();	/* heap (issue 6): first, before anything allocates */
+	gr_gc_fork_child();	/* collector (issue 7): its lock may have been held */
 	memset(&fork_lock, 0, sizeof fork_lock);
 	if (!forking)
 		return;
@@ -80,7 +81,7 @@ void gr_fork_child(void)
 	gr_sema_fork_child();
 	gr_netpoll_fork_child();
 	gr_proc_fork_child();
-	gr_sysmon_start();
+	atomic_store(&gr_sysmon_deferred, true);	/* started when the child blocks */
 }
 
 /* vfork children running now (arch vfork): their tids. A child adds

@@ -725,6 +725,7 @@ struct gr_p *gr_enter_slow(struct gr_g *g)
 
 bool gr_syscall_enter(struct gr_g *g)
 {
+	gr_sysmon_check();
 	if (!g || g->pinned)
 		return false;
 	struct gr_m *m = g->m;
@@ -784,6 +785,7 @@ int gr_sleep_until(int64_t deadline)
 		gr_gosched();
 		return 0;
 	}
+	gr_sysmon_check();
 	for (;;) {
 		gr_enter(g);
 		g->timer.when = deadline;
@@ -931,6 +933,7 @@ void gr_cancel_wake(struct gr_g *g)
 
 int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, struct gr_g **out)
 {
+	gr_sysmon_check();
 	size_t size = attr->stack_size ? attr->stack_size : default_stack;
 	size_t guard = attr->guard;
 	struct gr_g *g;
@@ -1203,7 +1206,6 @@ int gr_sched_ensure_started(void)
 	return r;
 }
 
-GR_HIDDEN void gr_sysmon_start(void);
 GR_HIDDEN void gr_signal_start(struct gr_m *m0);
 
 int gr_sched_start(void)

@@ -294,6 +294,18 @@ GR_HIDDEN void gr_fork_parent(void);
 GR_HIDDEN void gr_fork_child(void);
 GR_HIDDEN bool gr_in_vfork_child(void);
 
+/* sysmon (sysmon.c). In a fork child it starts when the child first
+ * blocks or creates a thread (a child that only execs or exits never pays
+ * for it): gr_sysmon_check() at those points. */
+GR_HIDDEN void gr_sysmon_start(void);
+GR_HIDDEN extern _Atomic bool gr_sysmon_deferred;
+GR_HIDDEN void gr_sysmon_start_deferred(void);
+static inline void gr_sysmon_check(void)
+{
+	if (unlikely(atomic_load_explicit(&gr_sysmon_deferred, memory_order_relaxed)))
+		gr_sysmon_start_deferred();
+}
+
 /* Hooks run at G exit, set by the shims (C++ thread_local, pthread keys). */
 GR_HIDDEN extern void (*gr_exit_hook)(struct gr_g *g);
 

@@ -128,6 +128,7 @@ int gr_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int rea
 	}
 	if (deadline >= 0 && deadline <= gr_nanotime())
 		return atomic_load(addr) == val ? -ETIMEDOUT : -EAGAIN;
+	gr_sysmon_check();
 
 	struct gr_p *p = gr_enter(g);
 	struct sudog s = { .g = g, .addr = addr, .b = b };

@@ -313,6 +313,14 @@ static void *sysmon(void *arg)
 	return NULL;
 }
 
+_Atomic bool gr_sysmon_deferred;
+
+void gr_sysmon_start_deferred(void)
+{
+	if (atomic_exchange(&gr_sysmon_deferred, false))
+		gr_sysmon_start();
+}
+
 void gr_sysmon_start(void)
 {
 	pthread_attr_t attr;
