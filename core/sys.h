@@ -74,6 +74,20 @@ static inline int64_t gr_nanotime_coarse(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Read up to n-1 bytes of a small file (/proc) into buf, NUL-terminated.
+ * Returns the length, or -errno. Raw system calls only. */
+static inline long gr_read_small(const char *path, char *buf, size_t n)
+{
+	long fd = gr_sys(SYS_openat, -100 /* AT_FDCWD */, (long)path, 02000000 /* O_CLOEXEC */);
+	if (fd < 0)
+		return fd;
+	long k = gr_sys(SYS_read, fd, (long)buf, (long)n - 1);
+	gr_sys(SYS_close, fd, 0, 0);
+	if (k >= 0)
+		buf[k] = 0;
+	return k;
+}
+
 /* The time from now until the monotonic deadline (ns; 0 if past) in *ts. */
 static inline struct timespec *gr_ts_until(int64_t deadline, struct timespec *ts)
 {

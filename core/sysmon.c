@@ -90,14 +90,8 @@ static uintptr_t blocked_pc(struct gr_m *m)
 {
 	char path[64], buf[256];
 	gr_fmt(path, sizeof path, "/proc/self/task/%d/syscall", m->tid);
-	int fd = (int)gr_sys(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
+	if (gr_read_small(path, buf, sizeof buf) <= 0)
 		return 0;
-	long n = gr_sys(SYS_read, fd, buf, sizeof buf - 1);
-	gr_sys(SYS_close, fd, 0, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	char *last = strrchr(buf, ' ');
 	if (!last)
 		return 0;

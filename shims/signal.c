@@ -758,6 +758,17 @@ static int kill_g(struct gr_g *g, int sig)
 	return (int)-gr_sys(SYS_kill, getpid(), sig, 0);
 }
 
+/* kill_g the libc way (-1 and errno); bad: the signal number is invalid. */
+static int kill_g_errno(struct gr_g *g, int sig, bool bad)
+{
+	int r = bad || sig > 64 ? EINVAL : kill_g(g, sig);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
 GR_EXPORT int pthread_kill(pthread_t t, int sig)
 {
 	struct gr_g *g = gr_native ? NULL : gr_g_of_tp((void *)t);
@@ -773,16 +784,7 @@ GR_EXPORT int tgkill(pid_t pid, pid_t tid, int sig)
 	struct gr_g *g = (gr_native || pid != getpid()) ? NULL : gr_g_by_vtid(tid);
 	if (!g)
 		return (int)gr_errno_ret(gr_sys(SYS_tgkill, pid, tid, sig));
-	if (sig < 0 || sig > 64) {
-		errno = EINVAL;
-		return -1;
-	}
-	int r = kill_g(g, sig);
-	if (r) {
-		errno = r;
-		return -1;
-	}
-	return 0;
+	return kill_g_errno(g, sig, sig < 0);
 }
 
 /* A signal the calling G sends to its own process (kill(getpid()), a
@@ -839,14 +841,8 @@ static bool pidfd_is_self(int fd)
 			return true;
 	}
 	gr_fmt(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-	int f = (int)gr_sys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (gr_read_small(path, buf, sizeof buf) <= 0)
 		return false;
-	n = gr_sys(SYS_read, f, (long)buf, sizeof buf - 1);
-	gr_sys(SYS_close, f, 0, 0);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	const char *p = strstr(buf, "\nPid:\t");
 	return p && atoi(p + 6) == me;
 }
@@ -880,16 +876,7 @@ GR_EXPORT int raise(int sig)
 	struct gr_g *g = gr_native ? NULL : gr_getg();
 	if (!g || gr_in_vfork_child())
 		return REAL(raise)(sig);
-	if (sig <= 0 || sig > 64) {
-		errno = EINVAL;
-		return -1;
-	}
-	int r = kill_g(g, sig);
-	if (r) {
-		errno = r;
-		return -1;
-	}
-	return 0;
+	return kill_g_errno(g, sig, sig <= 0);
 }
 
 /* For the deadlock detector and kill_g: does the program itself handle

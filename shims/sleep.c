@@ -35,13 +35,8 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 	int r = gr_sleep_until(deadline);
 	gr_testcancel();
 	if (r == -EINTR) {
-		if (rem && !(flags & TIMER_ABSTIME)) {
-			int64_t left = deadline - gr_nanotime();
-			if (left < 0)
-				left = 0;
-			rem->tv_sec = left / 1000000000;
-			rem->tv_nsec = left % 1000000000;
-		}
+		if (rem && !(flags & TIMER_ABSTIME))
+			gr_ts_until(deadline, rem);
 		return EINTR;
 	}
 	return 0;
