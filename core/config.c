@@ -123,6 +123,7 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		{ "retaketrace", offsetof(struct gr_config, retaketrace) },
 		{ "native", offsetof(struct gr_config, native) },
 		{ "memstats", offsetof(struct gr_config, memstats) },
+		{ "leakreport", offsetof(struct gr_config, leakreport) },
 	};
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
 		if (strcmp(key, bools[i].key) == 0) {
@@ -168,6 +169,7 @@ int gr_config_parse(struct gr_config *cfg, gr_getenv_fn getenv_fn,
 	uint64_t n;
 
 	memset(cfg, 0, sizeof *cfg);
+	cfg->gc = GR_GC_OFF;	/* not set: off until the collector is validated (README) */
 	cfg->gcpercent = 100;
 	cfg->inherit = true;
 	cfg->asyncpreempt = true;

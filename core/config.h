@@ -18,7 +18,7 @@ enum gr_schedmode { GR_SCHED_FIFO, GR_SCHED_RANDOM, GR_SCHED_PCT };
 
 struct gr_config {
 	int maxprocs;		/* GRUN_MAXPROCS; 0 = not set (use the CPUs we may run on) */
-	enum gr_gcmode gc;	/* GRUN_GC */
+	enum gr_gcmode gc;	/* GRUN_GC; not set = off for now (core/gc.c) */
 	int gcpercent;		/* GRUN_GCPERCENT; -1 = off */
 	uint64_t memlimit;	/* GRUN_MEMLIMIT in bytes; 0 = none given */
 	size_t stack;		/* GRUN_STACK in bytes; 0 = pthread default */
@@ -39,6 +39,7 @@ struct gr_config {
 	int dumpsig;		/* dumpsig=N: signal N prints the goroutine dump */
 	int blockprofile;	/* blockprofile=1: print per-site retake counts at exit */
 	bool memstats;		/* memstats=1: print the heap metrics at exit (heap.c) */
+	bool leakreport;	/* leakreport=1: GC leak report at exit (gc.c) */
 };
 
 #define GR_CONFIG_ERRLEN 256

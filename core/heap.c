@@ -102,6 +102,8 @@ static struct gr_lock meta_lock;
 static char *meta_cur, *meta_end;	/* meta_lock */
 static _Atomic uint64_t meta_bytes;
 
+static void gc_note_meta(uintptr_t p, size_t len);	/* GC support block */
+
 static void *meta_alloc(size_t size)
 {
 	size = (size + 63) & ~(size_t)63;
@@ -109,6 +111,7 @@ static void *meta_alloc(size_t size)
 		void *p = gr_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == (void *)-1)
 			gr_throw("heap: out of memory for heap metadata");
+		gc_note_meta((uintptr_t)p, size);	/* GC support block */
 		atomic_fetch_add_explicit(&meta_bytes, size, memory_order_relaxed);
 		return p;
 	}
@@ -118,6 +121,7 @@ static void *meta_alloc(size_t size)
 		char *p = gr_mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == (void *)-1)
 			gr_throw("heap: out of memory for heap metadata");
+		gc_note_meta((uintptr_t)p, chunk);	/* GC support block */
 		atomic_fetch_add_explicit(&meta_bytes, chunk, memory_order_relaxed);
 		meta_cur = p;
 		meta_end = p + chunk;
@@ -366,6 +370,8 @@ static uintptr_t reserve(size_t len)
 	return a;
 }
 
+static void gc_note_arena(uintptr_t a);	/* GC support block */
+
 /* Map arenas for at least npages; the new pages join the free lists. */
 static bool grow_locked(size_t npages)
 {
@@ -381,6 +387,7 @@ static bool grow_locked(size_t npages)
 		struct gr_arena *ar = meta_alloc(sizeof *ar);
 		memset(ar->zero, 0xff, sizeof ar->zero);
 		__atomic_store_n(&gr_arena_index[a >> GR_ARENASHIFT], ar, __ATOMIC_RELEASE);
+		gc_note_arena(a);	/* GC support block */
 	}
 	mheap.hint = base + len;
 	atomic_fetch_add_explicit(&mheap.mapped, len, memory_order_relaxed);
@@ -1124,6 +1131,7 @@ void gr_heap_init(void)
 				gr_throw("heap: cannot map the arena index");
 			cache_init(&shared_cache);
 			cache_init(&main_cache);
+			gc_note_meta((uintptr_t)idx, GR_NARENAS * sizeof(void *));	/* GC support block */
 			gr_arena_index = idx;
 			atomic_store(&scav_last, gr_nanotime_coarse());
 			__atomic_store_n(&gr_heap_mode, 1, __ATOMIC_RELEASE);
@@ -1168,6 +1176,8 @@ void gr_heap_fork_parent(void)
 	gr_unlock(&shared_lock);
 }
 
+static void gc_fork_child(void);	/* GC support block */
+
 void gr_heap_fork_child(void)
 {
 	if (gr_heap_mode != 1)
@@ -1179,6 +1189,7 @@ void gr_heap_fork_child(void)
 		central[k].lock.state = 0;
 	shared_lock.state = 0;
 	init_lock.state = 0;
+	gc_fork_child();	/* GC support block */
 	/* Another thread may have been inside main_cache: only the forking
 	 * thread's own cache is known to be consistent. */
 	if (gr_tcache != &main_cache)
@@ -1283,3 +1294,180 @@ void gr_heap_print_stats(int fd)
 	gr_write_all(fd, buf, n);
 	gr_heap_print_metrics(fd);
 }
+
+/* === GC support (issue 7) ==================================================
+ * What the collector (core/gc.c) needs from the heap, and nothing else:
+ *  - which arenas exist (gc_arenas: appended under the heap lock);
+ *  - where the heap's own metadata lives (gc_meta: span structs hold each
+ *    span's base, so metadata must never be scanned as a root);
+ *  - every heap lock, taken with trylock while the world is stopped (a
+ *    stopped thread may hold one: the collector then restarts the world
+ *    and tries again, it never waits on a stopped thread);
+ *  - walks over spans and over free objects parked in caches and in the
+ *    transfer caches (allocbits count those as allocated).
+ * Mark bits are the span's markbits (heap.h); only the collector writes
+ * them, only while the world is stopped and every heap lock is held.
+ */
+
+#define GC_MAXARENAS 16384		/* 1 TiB of arenas */
+#define GC_MAXMETA 4096			/* merged metadata ranges */
+
+static uint32_t gc_arenas[GC_MAXARENAS];	/* arena numbers; heap lock */
+static _Atomic uint32_t gc_narenas;
+static _Atomic bool gc_arenas_lost;		/* more arenas than slots */
+static struct gr_lock gc_meta_lock;		/* leaf; taken under meta_lock */
+static struct { uintptr_t lo, hi; } gc_meta[GC_MAXMETA];	/* gc_meta_lock */
+static uint32_t gc_nmeta;			/* gc_meta_lock */
+static bool gc_meta_lost;			/* gc_meta_lock */
+
+static void gc_note_arena(uintptr_t a)
+{
+	uint32_t n = atomic_load_explicit(&gc_narenas, memory_order_relaxed);
+	if (n >= GC_MAXARENAS) {
+		atomic_store(&gc_arenas_lost, true);
+		return;
+	}
+	gc_arenas[n] = (uint32_t)(a >> GR_ARENASHIFT);
+	atomic_store_explicit(&gc_narenas, n + 1, memory_order_release);
+}
+
+static void gc_note_meta(uintptr_t p, size_t len)
+{
+	gr_lock(&gc_meta_lock);
+	for (uint32_t i = 0; i < gc_nmeta; i++) {
+		if (gc_meta[i].hi == p) {
+			gc_meta[i].hi = p + len;
+			goto out_unlock;
+		}
+		if (gc_meta[i].lo == p + len) {
+			gc_meta[i].lo = p;
+			goto out_unlock;
+		}
+	}
+	if (gc_nmeta < GC_MAXMETA) {
+		gc_meta[gc_nmeta].lo = p;
+		gc_meta[gc_nmeta].hi = p + len;
+		gc_nmeta++;
+	} else {
+		gc_meta_lost = true;
+	}
+out_unlock:
+	gr_unlock(&gc_meta_lock);
+}
+
+/* The child of fork has one thread: a lock another thread held is free. */
+static void gc_fork_child(void)
+{
+	gc_meta_lock.state = 0;
+}
+
+bool gr_heap_gc_trylock_all(void)
+{
+	if (gr_heap_mode != 1)
+		return true;
+	unsigned k = 1;
+	if (!gr_trylock(&shared_lock))
+		return false;
+	for (; k < GR_NCLASSES; k++)
+		if (!gr_trylock(&central[k].lock))
+			goto out_centrals;
+	if (!gr_trylock(&mheap.lock))
+		goto out_centrals;
+	if (!gr_trylock(&meta_lock))
+		goto out_heap;
+	if (!gr_trylock(&gc_meta_lock))
+		goto out_meta;
+	return true;
+out_meta:
+	gr_unlock(&meta_lock);
+out_heap:
+	gr_unlock(&mheap.lock);
+out_centrals:
+	while (--k >= 1)
+		gr_unlock(&central[k].lock);
+	gr_unlock(&shared_lock);
+	return false;
+}
+
+void gr_heap_gc_unlock_all(void)
+{
+	if (gr_heap_mode != 1)
+		return;
+	gr_unlock(&gc_meta_lock);
+	gr_heap_fork_parent();
+}
+
+uint32_t gr_heap_gc_arenas(const uint32_t **list, bool *lost)
+{
+	*list = gc_arenas;
+	*lost = atomic_load(&gc_arenas_lost);
+	return atomic_load_explicit(&gc_narenas, memory_order_acquire);
+}
+
+void gr_heap_gc_foreach_meta(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg, bool *lost)
+{
+	for (uint32_t i = 0; i < gc_nmeta; i++)
+		fn(gc_meta[i].lo, gc_meta[i].hi, arg);
+	*lost = gc_meta_lost;
+}
+
+void gr_heap_gc_foreach_span(void (*fn)(struct gr_span *s, void *arg), void *arg)
+{
+	uint32_t n = atomic_load_explicit(&gc_narenas, memory_order_acquire);
+	for (uint32_t i = 0; i < n; i++) {
+		uintptr_t base = (uintptr_t)gc_arenas[i] << GR_ARENASHIFT;
+		struct gr_arena *ar = arena_of(base);
+		for (unsigned pg = 0; pg < GR_ARENAPAGES;) {
+			struct gr_span *s = ar->spans[pg];
+			uintptr_t a = base + ((uintptr_t)pg << GR_PAGESHIFT);
+			if (!s || s->base != a) {
+				pg++;
+				continue;
+			}
+			if (s->state == SPAN_SMALL || s->state == SPAN_LARGE)
+				fn(s, arg);
+			/* A span never crosses an arena it did not start in? It
+			 * may: skip by pages, clamped to this arena. */
+			size_t adv = s->npages ? s->npages : 1;
+			if (adv > GR_ARENAPAGES - pg)
+				break;
+			pg += (unsigned)adv;
+		}
+	}
+}
+
+static void gc_walk_list(void *p, void (*fn)(void *obj, void *arg), void *arg)
+{
+	/* Bounded: a list is at most a few batches long; a corrupt one must
+	 * not hang the collector. */
+	for (unsigned i = 0; p && i < (1u << 20); i++) {
+		struct gr_span *s = gr_heap_spanof(p);
+		if (!s || s->state != SPAN_SMALL)
+			return;
+		fn(p, arg);
+		p = *(void **)p;
+	}
+}
+
+static void gc_walk_cache(struct gr_mcache *c, void (*fn)(void *obj, void *arg), void *arg)
+{
+	for (unsigned k = 1; k < GR_NCLASSES; k++)
+		gc_walk_list(c->l[k].head, fn, arg);
+}
+
+void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg)
+{
+	if (gr_heap_mode != 1)
+		return;
+	for (unsigned i = 0; i < GR_MAXMCACHE; i++) {
+		struct gr_mcache *c = __atomic_load_n(&gr_mcaches[i], __ATOMIC_ACQUIRE);
+		if (c)
+			gc_walk_cache(c, fn, arg);
+	}
+	gc_walk_cache(&main_cache, fn, arg);
+	gc_walk_cache(&shared_cache, fn, arg);
+	for (unsigned k = 1; k < GR_NCLASSES; k++)
+		for (uint32_t t = 0; t < central[k].ntc; t++)
+			gc_walk_list(central[k].tc[t], fn, arg);
+}
+/* === end of GC support ===================================================== */

@@ -225,4 +225,20 @@ GR_HIDDEN void gr_heap_print_stats(int fd);
  * a signal handler; the goroutine dump prints them in its header). */
 GR_HIDDEN void gr_heap_print_metrics(int fd);
 
+/* === GC support (issue 7; heap.c's block of the same name) =============
+ * For core/gc.c only, with the world stopped. trylock_all takes every heap
+ * lock or none (false: a stopped thread holds one; restart and retry). */
+GR_HIDDEN bool gr_heap_gc_trylock_all(void);
+GR_HIDDEN void gr_heap_gc_unlock_all(void);
+/* Arena numbers (address >> GR_ARENASHIFT); *lost: some were not listed. */
+GR_HIDDEN uint32_t gr_heap_gc_arenas(const uint32_t **list, bool *lost);
+/* Ranges of the heap's mmap'd metadata (never roots); *lost: incomplete. */
+GR_HIDDEN void gr_heap_gc_foreach_meta(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg,
+				       bool *lost);
+/* Every small and large span in use. */
+GR_HIDDEN void gr_heap_gc_foreach_span(void (*fn)(struct gr_span *s, void *arg), void *arg);
+/* Every free object whose allocbit is set: on cache lists, in transfer caches. */
+GR_HIDDEN void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg);
+/* === end of GC support === */
+
 #endif

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/dump.h"
 #include "core/heap.h"
+#include "core/gc.h"
 #include "core/realc.h"
 #include "core/sys.h"
 #include "core/tls.h"
@@ -234,6 +235,9 @@ void gr_ensure_init(void)
 			atexit(gr_sysmon_report);
 		if (gr_cfg.memstats)	/* heap (issue 6) */
 			atexit(gr_heap_report);
+		gr_gc_init();	/* GRUN_GC (issue 7): off unless set */
+		if (gr_gc_enabled())
+			atexit(gr_gc_atexit);
 	}
 	__atomic_store_n(&gr_inited, true, __ATOMIC_RELEASE);
 	gr_unlock(&init_lock);

@@ -71,6 +71,7 @@ START_TEST(test_config_defaults)
 	ck_assert_int_eq(parse(NULL), 0);
 	ck_assert_int_eq(cfg.maxprocs, 0);
 	ck_assert_int_eq(cfg.gcpercent, 100);
+	ck_assert_int_eq(cfg.gc, GR_GC_OFF);	/* not set: off for now (README) */
 	ck_assert_uint_eq(cfg.memlimit, 0);
 	ck_assert_uint_eq(cfg.stack, 0);
 	ck_assert(cfg.inherit);

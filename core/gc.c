@@ -1,0 +1,1066 @@
+/* gc: conservative mark over the heap, leak mode (issue 7, phase 1).
+ *
+ * What. A cycle stops the world (core/stw.h), takes every heap lock, marks
+ * every heap object reachable from the roots, then counts the objects that
+ * are allocated, not on any free list, and unmarked: the program dropped
+ * its last reference without free(). Those are leaks. Nothing is freed:
+ * leak mode never changes what the program's memory means. Go's
+ * mgcmark.go, without the concurrency (a later phase: dirty tracking with
+ * userfaultfd, mark workers and assists, mark termination).
+ *
+ * Conservative. No type information: any aligned 8-byte word in a root or
+ * in a reached object that points into an allocated heap object marks it,
+ * interior pointers included; a reached object is scanned over its whole
+ * usable size (large objects: all their pages). One past the end: a word
+ * equal to base + usable size is NOT a reference to that object; in a small
+ * span it is the next object's base, and marks that one instead (if it is
+ * allocated). The heap never returns a zero-size object (malloc(0) gets the
+ * 8- or 16-byte class), so the "size 0" exception cannot arise.
+ *
+ * Roots, in this order:
+ *  1. the threads of the stop (gr_stw_foreach): registers, xsave image,
+ *     stack range; a G's stack from its sp (red zone included) to
+ *     stack_hi. Threads that are not Gs (g0s, sysmon, foreign threads)
+ *     from sp - 128 to the end of the mapping holding sp (stw.c); that
+ *     mapping is then left out of root 5 (below sp is dead stack). One
+ *     stopped on an alternate signal stack has its own stack scanned whole
+ *     by root 5, which is conservative;
+ *  2. the calling thread: its callee-saved registers, spilled by
+ *     gr_gc_collect into its own frame, and its stack from there to the
+ *     top (a G: stack_hi; otherwise the end of the mapping holding sp);
+ *  3. every live G's TCB + static TLS: [stack_hi, map_top) of its mapping;
+ *     G1's (the initial thread's TCB is ld.so's) from its thread pointer
+ *     and glibc's static TLS size;
+ *  4. data and bss of every module: writable PT_LOAD segments from the
+ *     in-memory program headers (dl_iterate_phdr, called before the stop:
+ *     ld.so's lock may be held by a stopped thread). libgrun's own data
+ *     and bss are scanned too: they hold program pointers (the bootstrap
+ *     arena, pthread key values of foreign threads, thread start
+ *     arguments); the heap metadata there (cache list heads, transfer
+ *     caches) points only at free objects, which are marked before any
+ *     root is scanned and so never traced. The heap's mmap'd metadata
+ *     (span structs: each holds its span's base) is never scanned;
+ *  5. every other readable-writable mapping of /proc/self/smaps minus the
+ *     heap arenas, the heap metadata, G stack mappings, the modules of 4,
+ *     the caller's stack and the collector's own work area; [vvar],
+ *     [vsyscall] and device mappings (under /dev/, but not /dev/zero, /dev/shm)
+ *     are skipped. Read with process_vm_readv on our own pid, so a shared
+ *     mapping past the end of its file, or a VM_IO/PFN page, is an error
+ *     (skipped and counted), never SIGBUS. smaps also says which mappings
+ *     are VM_IO/VM_PFNMAP (VmFlags io, pf: skipped) and which have nothing
+ *     resident or swapped (skipped); in a private anonymous mapping with
+ *     nothing swapped out and little resident (a big NORESERVE
+ *     reservation), only the pages mincore reports resident are read: an
+ *     absent page there was never written.
+ *  Heap objects reached are then traced from an mmap'd mark stack (no
+ *  recursion): 16 GiB reserved with MAP_NORESERVE, committed as it grows,
+ *  released after each cycle.
+ *
+ * What the mark cannot see, and what is done about it. A thread that did
+ * not stop (STW_UNSTOPPED: it blocks the runtime signal or did not answer
+ * in time) may hold pointers in registers: counted in result.unsure (and
+ * its stack is scanned in place). Pointers only the kernel holds (epoll
+ * data, timer sigevent values, aio) are not roots yet. Swapped-out pages
+ * of other mappings are read back in by process_vm_readv (correct, slow).
+ * A mapping created or changed between reading smaps and scanning cannot
+ * be: the world is stopped (threads in shim system calls are held at
+ * their exit), except for threads that did not stop (unsure).
+ * In leak mode a miss only makes a false leak report; the freeing modes
+ * (later phases) must treat result.unsure > 0 as "free nothing".
+ *
+ * Free objects. allocbits count objects sitting on cache lists and in
+ * mcentral's transfer caches as allocated (heap.c). Before the roots, every
+ * such object is marked, so it is neither traced (its words are stale) nor
+ * counted. A thread stopped in the middle of a cache pop or push holds the
+ * object in a register: it is marked as reached, which is right.
+ *
+ * Locks. A cycle holds gc_lock (one cycle at a time), then the world
+ * (gr_stw_stop), then every heap lock by trylock (heap.h); if a stopped
+ * thread holds a heap lock the world is restarted and the cycle retries
+ * after a short sleep, up to ~1 s. The collector never allocates from the
+ * heap: its work area is mmap'd once.
+ */
+#include "core/gc.h"
+#include "core/config.h"
+#include "core/heap.h"
+#include "core/proc.h"
+#include "core/realc.h"
+#include "core/stw.h"
+#include "core/sys.h"
+#include "core/tls.h"
+#include "arch/x86_64/arch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MSTACK_BYTES ((size_t)16 << 30)	/* reserved, NORESERVE */
+#define MAPS_BYTES ((size_t)64 << 20)	/* /proc/self/smaps text */
+#define RBUF_BYTES ((size_t)1 << 20)	/* process_vm_readv bounce buffer */
+#define MAXRANGES 65536			/* excluded ranges */
+#define MAXMODSEG 4096			/* writable module segments */
+#define LOCK_TRIES 2000			/* x 500 us */
+
+struct range { uintptr_t lo, hi; };
+
+/* The work area: one mapping, excluded from the roots. Sizes fixed. */
+struct work {
+	char rbuf[RBUF_BYTES];
+	struct range excl[MAXRANGES];
+	struct range mods[MAXMODSEG];
+	char maps[MAPS_BYTES];
+	/* the mark stack follows, MSTACK_BYTES */
+};
+
+static struct gr_lock gc_lock;
+static struct work *W;			/* gc_lock; mapped once */
+static size_t worklen;			/* its length, mark stack included */
+static uintptr_t *mstack;		/* (base, size) pairs; gc_lock */
+static size_t mslen, mscap;		/* in words */
+static size_t mshigh;			/* high-water mark, words */
+static int nexcl, nmods;
+static uintptr_t heap_lo, heap_size;	/* quick rejection: [lo, lo+size) */
+static bool on;				/* GRUN_GC asked for a collector */
+static int64_t init_ns;
+static _Atomic int64_t gc_ns_total;
+
+/* Per-cycle statistics (gc_lock). */
+static struct {
+	uint64_t root_bytes, heap_bytes, unread_bytes;
+	uint64_t live_objects, live_bytes;	/* scanned from the mark stack */
+	uint64_t marked_objects, marked_bytes;	/* mark bits at the end, free ones included */
+	uint64_t free_objects, free_bytes;	/* marked before the roots: on free lists */
+	int unsure;
+	int unstopped;
+} st;
+
+/* Result of the last cycle, by size class (class 0: large objects). */
+static struct gr_gc_result last;
+static uint64_t last_cls_objects[GR_NCLASSES], last_cls_bytes[GR_NCLASSES];
+
+/* --- marking ------------------------------------------------------------- */
+
+static bool overflowed;		/* a marked object was not queued (gc_lock) */
+
+static void push(uintptr_t base, uintptr_t size)
+{
+	if (unlikely(mslen + 2 > mscap)) {
+		overflowed = true;	/* marked, not scanned: see rescan_marked */
+		return;
+	}
+	mstack[mslen++] = base;
+	mstack[mslen++] = size;
+	if (mslen > mshigh)
+		mshigh = mslen;
+}
+
+/* Mark the object w points into (its span is s), if any; queue it for
+ * scanning. */
+static void markspan(uintptr_t w, struct gr_span *s)
+{
+	if (s->state == SPAN_SMALL) {
+		uint32_t idx = (uint32_t)(((uint64_t)(w - s->base) * s->divmul) >> 32);
+		if (idx >= s->nelems)
+			return;
+		uint64_t bit = 1ull << (idx & 63);
+		if (!(gr_span_allocbits(s)[idx >> 6] & bit))
+			return;
+		uint64_t *mb = &gr_span_markbits(s)[idx >> 6];
+		if (*mb & bit)
+			return;
+		*mb |= bit;
+		push(s->base + (uintptr_t)idx * s->elemsize, s->elemsize);
+	} else if (s->state == SPAN_LARGE) {
+		uint64_t *mb = gr_span_markbits(s);
+		if (*mb & 1)
+			return;
+		*mb |= 1;
+		push(s->base, s->npages << GR_PAGESHIFT);
+	}
+}
+
+/* Candidate pointers wait in a small FIFO with their span prefetched: a
+ * span's header and its bits are two cache misses on a large heap, and
+ * the FIFO overlaps them across the words of an object. Flushed by drain
+ * before it decides the mark is done. */
+#define WQ 32
+static uintptr_t wq_w[WQ];
+static struct gr_span *wq_s[WQ];
+static unsigned wq_head, wq_n;
+
+static inline void markword(uintptr_t w)
+{
+	if (w - heap_lo >= heap_size)
+		return;
+	struct gr_span *s = gr_heap_spanof((void *)w);
+	if (!s)
+		return;
+	__builtin_prefetch(s);
+	__builtin_prefetch((const char *)s + 64);	/* allocbits; markbits of 1-word spans */
+	__builtin_prefetch((const char *)s + 192);	/* markbits of 16-word spans */
+	if (wq_n == WQ) {
+		markspan(wq_w[wq_head], wq_s[wq_head]);
+		wq_head = (wq_head + 1) % WQ;
+		wq_n--;
+	}
+	unsigned t = (wq_head + wq_n) % WQ;
+	wq_w[t] = w;
+	wq_s[t] = s;
+	wq_n++;
+}
+
+static void wq_flush(void)
+{
+	while (wq_n) {
+		markspan(wq_w[wq_head], wq_s[wq_head]);
+		wq_head = (wq_head + 1) % WQ;
+		wq_n--;
+	}
+}
+
+/* Memory known to be mapped and readable: G stacks, heap objects. */
+static void scan_direct(uintptr_t lo, uintptr_t hi)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	for (uintptr_t a = lo; a + 8 <= hi; a += 8)
+		markword(*(const uintptr_t *)a);
+}
+
+static void scan_buf(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uintptr_t w;
+		memcpy(&w, b + i, 8);
+		markword(w);
+	}
+}
+
+/* Scan gray objects until the mark stack is empty. Objects pass through a
+ * small FIFO on their way from the stack to the scanner and are prefetched
+ * when they enter it (Boehm's prefetch-on-gray): on a pointer-dense heap
+ * the mark is bound by cache misses on the objects themselves. */
+#define PFRING 16
+static void drain(void)
+{
+	uintptr_t rb[PFRING], rs[PFRING];
+	unsigned head = 0, cnt = 0;
+	for (;;) {
+		if (!mslen && !cnt) {
+			wq_flush();
+			if (!mslen)
+				break;
+		}
+		while (mslen && cnt < PFRING) {
+			uintptr_t size = mstack[--mslen];
+			uintptr_t base = mstack[--mslen];
+			__builtin_prefetch((const void *)base);
+			unsigned t = (head + cnt) % PFRING;
+			rb[t] = base;
+			rs[t] = size;
+			cnt++;
+		}
+		uintptr_t base = rb[head], size = rs[head];
+		head = (head + 1) % PFRING;
+		cnt--;
+		st.heap_bytes += size;
+		st.live_objects++;
+		st.live_bytes += size;
+		scan_direct(base, base + size);
+	}
+}
+
+/* Memory that may fault (other mappings, module segments): copied in by
+ * the kernel. Unreadable pages are skipped and counted. */
+static int selfpid;	/* read at each cycle: a forked child has its own */
+
+static long vmread(uintptr_t a, size_t n)
+{
+	int pid = selfpid;
+	struct iovec li = { W->rbuf, n }, ri = { (void *)a, n };
+	return gr_sys6(SYS_process_vm_readv, pid, (long)&li, 1, (long)&ri, 1, 0);
+}
+
+static void scan_copy_all(uintptr_t lo, uintptr_t hi);
+static bool resident_only;	/* skip pages mincore says are absent (scan_mapping) */
+
+/* With resident_only: only the runs of pages mincore reports resident. */
+static void scan_copy(uintptr_t lo, uintptr_t hi)
+{
+	if (!resident_only) {
+		scan_copy_all(lo, hi);
+		return;
+	}
+	unsigned char vec[256];
+	while (lo < hi) {
+		uintptr_t plo = lo & ~(uintptr_t)4095;
+		uintptr_t end = plo + sizeof vec * 4096;
+		if (end > hi)
+			end = hi;
+		if (gr_sys(SYS_mincore, plo, end - plo, (long)vec) != 0) {
+			scan_copy_all(lo, end);	/* unknown: read it */
+			lo = end;
+			continue;
+		}
+		size_t np = (end - plo + 4095) >> 12;
+		for (size_t i = 0; i < np;) {
+			if (!(vec[i] & 1)) {
+				i++;
+				continue;
+			}
+			size_t j = i;
+			while (j < np && (vec[j] & 1))
+				j++;
+			uintptr_t a = plo + (i << 12), b = plo + (j << 12);
+			if (a < lo)
+				a = lo;
+			if (b > end)
+				b = end;
+			scan_copy_all(a, b);
+			i = j;
+		}
+		lo = end;
+	}
+}
+
+static void scan_copy_all(uintptr_t lo, uintptr_t hi)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	hi &= ~(uintptr_t)7;
+	while (lo < hi) {
+		size_t n = hi - lo < RBUF_BYTES ? hi - lo : RBUF_BYTES;
+		long r = vmread(lo, n);
+		if (r == (long)n) {
+			scan_buf(W->rbuf, n);
+			st.root_bytes += n;
+			lo += n;
+			drain();
+			continue;
+		}
+		/* Partial or failed: go page by page through this chunk. */
+		uintptr_t end = lo + n;
+		while (lo < end) {
+			uintptr_t pe = (lo | 4095) + 1;
+			if (pe > end)
+				pe = end;
+			r = vmread(lo, pe - lo);
+			if (r > 0) {
+				scan_buf(W->rbuf, (size_t)r & ~(size_t)7);
+				st.root_bytes += (uint64_t)r;
+			}
+			if (r < (long)(pe - lo))
+				st.unread_bytes += pe - lo - (r > 0 ? (uint64_t)r : 0);
+			lo = pe;
+		}
+		drain();
+	}
+}
+
+static void mark_free(void *obj, void *arg)
+{
+	(void)arg;
+	struct gr_span *s = gr_heap_spanof(obj);
+	uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)obj - s->base) * s->divmul) >> 32);
+	if (idx < s->nelems) {
+		uint64_t *mb = &gr_span_markbits(s)[idx >> 6], bit = 1ull << (idx & 63);
+		if (!(*mb & bit)) {
+			*mb |= bit;
+			st.free_objects++;
+			st.free_bytes += s->elemsize;
+		}
+	}
+}
+
+/* After a mark stack overflow: scan every marked object again (Boehm's
+ * recovery). Objects marked free are scanned too, which only keeps more
+ * alive. Repeats until a round overflows no more. */
+static void rescan_span(struct gr_span *s, void *arg)
+{
+	(void)arg;
+	uint64_t *mb = gr_span_markbits(s);
+	if (s->state == SPAN_LARGE) {
+		if (mb[0] & 1)
+			scan_direct(s->base, s->base + (s->npages << GR_PAGESHIFT));
+	} else {
+		for (uint32_t i = 0; i < s->nelems; i++)
+			if (mb[i >> 6] & (1ull << (i & 63)))
+				scan_direct(s->base + (uintptr_t)i * s->elemsize,
+					    s->base + (uintptr_t)(i + 1) * s->elemsize);
+	}
+	drain();
+}
+
+static void rescan_marked(void)
+{
+	while (overflowed) {
+		overflowed = false;
+		gr_heap_gc_foreach_span(rescan_span, NULL);
+	}
+}
+
+static void clear_marks(struct gr_span *s, void *arg)
+{
+	(void)arg;
+	memset(gr_span_markbits(s), 0, gr_span_bitwords(s) * sizeof(uint64_t));
+}
+
+/* Count allocated, unmarked objects; clear the marks for the next cycle. */
+static void count_span(struct gr_span *s, void *arg)
+{
+	(void)arg;
+	uint64_t *ab = gr_span_allocbits(s), *mb = gr_span_markbits(s);
+	if (s->state == SPAN_LARGE) {
+		if (!(mb[0] & 1)) {
+			last_cls_objects[0]++;
+			last_cls_bytes[0] += s->npages << GR_PAGESHIFT;
+		} else {
+			st.marked_objects++;
+			st.marked_bytes += s->npages << GR_PAGESHIFT;
+		}
+		mb[0] = 0;
+		return;
+	}
+	/* Allocbits past nelems stay set (never handed out): not objects. */
+	unsigned nw = gr_span_bitwords(s);
+	uint64_t n = 0, marked = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		uint64_t lo = (uint64_t)i * 64, valid = ~0ull;
+		if (lo >= s->nelems)
+			valid = 0;
+		else if (s->nelems - lo < 64)
+			valid = ~(~0ull << (s->nelems - lo));
+		n += (uint64_t)__builtin_popcountll(ab[i] & ~mb[i] & valid);
+		marked += (uint64_t)__builtin_popcountll(ab[i] & mb[i] & valid);
+		mb[i] = 0;
+	}
+	st.marked_objects += marked;
+	st.marked_bytes += marked * s->elemsize;
+	last_cls_objects[s->sizeclass] += n;
+	last_cls_bytes[s->sizeclass] += n * s->elemsize;
+}
+
+/* --- roots ------------------------------------------------------------------ */
+
+static struct range maps_find(const char *text, uintptr_t a);
+static void exclude(uintptr_t lo, uintptr_t hi);
+
+static void visit_thread(const struct gr_stw_thread *t, void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < t->nregs; i++)
+		markword(t->regs[i]);
+	if (t->fpstate)
+		scan_buf(t->fpstate, t->fpsize);
+	if (t->kind == STW_UNSTOPPED) {
+		st.unsure++;
+		st.unstopped++;
+		if (!t->g)
+			return;	/* a foreign thread's stack: scanned in place (root 5) */
+	}
+	if (t->stack_hi > t->stack_lo) {
+		st.root_bytes += t->stack_hi - t->stack_lo;
+		scan_direct(t->stack_lo, t->stack_hi);
+	}
+	if (!t->g && t->kind == STW_SIGNALED) {
+		/* Its range runs to the end of the mapping holding sp (stw.c):
+		 * the rest of that mapping, below sp, is dead stack. */
+		struct range r = maps_find(W->maps, t->stack_lo + 128);
+		exclude(r.lo, r.hi);
+	}
+	drain();
+}
+
+static void exclude(uintptr_t lo, uintptr_t hi)
+{
+	if (hi <= lo)
+		return;
+	if (nexcl >= MAXRANGES) {
+		st.unsure++;	/* scanning more is safe, only slower and less exact */
+		return;
+	}
+	W->excl[nexcl].lo = lo;
+	W->excl[nexcl].hi = hi;
+	nexcl++;
+}
+
+static void exclude_meta(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	(void)arg;
+	exclude(lo, hi);
+}
+
+/* Sort by lo and merge overlapping ranges; returns the new count. */
+static int sort_ranges(struct range *r, int n)
+{
+	/* Shell sort by lo: no libc (qsort may allocate). */
+	for (int gap = n / 2; gap > 0; gap /= 2)
+		for (int i = gap; i < n; i++) {
+			struct range x = r[i];
+			int j = i;
+			for (; j >= gap && r[j - gap].lo > x.lo; j -= gap)
+				r[j] = r[j - gap];
+			r[j] = x;
+		}
+	int m = 0;
+	for (int i = 0; i < n; i++) {
+		if (m && r[i].lo <= r[m - 1].hi) {
+			if (r[i].hi > r[m - 1].hi)
+				r[m - 1].hi = r[i].hi;
+		} else {
+			r[m++] = r[i];
+		}
+	}
+	return m;
+}
+
+/* Scan [lo, hi) minus the excluded ranges (sorted). */
+static void scan_minus_excluded(uintptr_t lo, uintptr_t hi)
+{
+	/* Binary search the first range ending after lo. */
+	int a = 0, b = nexcl;
+	while (a < b) {
+		int m = (a + b) / 2;
+		if (W->excl[m].hi <= lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	for (int i = a; i < nexcl && lo < hi; i++) {
+		if (W->excl[i].hi <= lo)
+			continue;
+		if (W->excl[i].lo >= hi)
+			break;
+		if (W->excl[i].lo > lo)
+			scan_copy(lo, W->excl[i].lo);
+		if (W->excl[i].hi > lo)
+			lo = W->excl[i].hi;
+	}
+	if (lo < hi)
+		scan_copy(lo, hi);
+}
+
+static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || !ph->p_memsz)
+			continue;
+		if (nmods >= MAXMODSEG)
+			return 1;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		W->mods[nmods].lo = lo;
+		W->mods[nmods].hi = lo + ph->p_memsz;
+		nmods++;
+	}
+	return 0;
+}
+
+static uintptr_t hex(const char **pp)
+{
+	const char *p = *pp;
+	uintptr_t v = 0;
+	for (;; p++) {
+		int c = *p;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uintptr_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uintptr_t)(c - 'a' + 10);
+		else
+			break;
+	}
+	*pp = p;
+	return v;
+}
+
+static size_t read_maps(void)
+{
+	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		st.unsure++;
+		W->maps[0] = 0;
+		return 0;
+	}
+	size_t n = 0;
+	long r;
+	while (n < MAPS_BYTES - 1 && (r = gr_sys(SYS_read, fd, (long)(W->maps + n), MAPS_BYTES - 1 - n)) > 0)
+		n += (size_t)r;
+	if (n >= MAPS_BYTES - 1)
+		st.unsure++;	/* truncated: mappings missed */
+	gr_sys(SYS_close, fd, 0, 0);
+	W->maps[n] = 0;
+	return n;
+}
+
+/* smaps: a header line per mapping ("lo-hi perms offset dev inode path",
+ * lowercase hex first), then "Key: value" lines (uppercase first). */
+static bool is_header(const char *p)
+{
+	return (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+}
+
+static const char *next_line(const char *p)
+{
+	while (*p && *p != '\n')
+		p++;
+	return *p ? p + 1 : p;
+}
+
+/* The mapping holding a (none: {0, 0}). */
+static struct range maps_find(const char *text, uintptr_t a)
+{
+	for (const char *p = text; *p; p = next_line(p)) {
+		if (!is_header(p))
+			continue;
+		uintptr_t lo = hex(&p);
+		p++;
+		uintptr_t hi = hex(&p);
+		if (a >= lo && a < hi)
+			return (struct range){ lo, hi };
+	}
+	return (struct range){ 0, 0 };
+}
+
+static bool skip_path(const char *path, size_t len)
+{
+	if (len >= 6 && path[0] == '[' &&
+	    (strncmp(path, "[vvar", 5) == 0 || strncmp(path, "[vsyscall]", 10) == 0))
+		return true;
+	if (len >= 5 && strncmp(path, "/dev/", 5) == 0)
+		return !(strncmp(path, "/dev/zero", 9) == 0 || strncmp(path, "/dev/shm/", 9) == 0);
+	return false;
+}
+
+static bool is_anon_path(const char *path, size_t len)
+{
+	return len == 0 || strncmp(path, "[heap]", 6) == 0 || strncmp(path, "[stack", 6) == 0 ||
+	       strncmp(path, "[anon:", 6) == 0;
+}
+
+struct mapping {
+	uintptr_t lo, hi;
+	bool rw, skip, anon;
+	bool special;		/* VmFlags io (VM_IO) or pf (VM_PFNMAP) */
+	uint64_t rss_kb, swap_kb;
+};
+
+static uint64_t kb_value(const char *p)
+{
+	while (*p && *p != ':')
+		p++;
+	if (*p)
+		p++;
+	while (*p == ' ')
+		p++;
+	uint64_t v = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
+static bool has_flag(const char *p, const char *f)
+{
+	/* "VmFlags: rd wr mr mw me ac sd " */
+	for (p += 8; *p && *p != '\n'; p++)
+		if (p[0] == ' ' && p[1] == f[0] && p[2] == f[1] && (p[3] == ' ' || p[3] == '\n'))
+			return true;
+	return false;
+}
+
+static void scan_mapping(const struct mapping *m)
+{
+	if (!m->rw || m->skip || m->special)
+		return;
+	if (m->rss_kb + m->swap_kb == 0)
+		return;	/* nothing populated: nothing to read */
+	/* Private anonymous memory with nothing swapped out: a page that is
+	 * not resident was never written, so it holds no pointer. Big
+	 * NORESERVE reservations cost only their resident pages then. */
+	resident_only = m->anon && m->swap_kb == 0 && ((m->hi - m->lo) >> 10) > 2 * m->rss_kb;
+	scan_minus_excluded(m->lo, m->hi);
+	resident_only = false;
+}
+
+static void scan_maps(const char *text)
+{
+	struct mapping m = { 0 };
+	bool have = false;
+	for (const char *p = text; *p; p = next_line(p)) {
+		if (!is_header(p)) {
+			if (!have)
+				continue;
+			if (strncmp(p, "Rss:", 4) == 0)
+				m.rss_kb = kb_value(p);
+			else if (strncmp(p, "Swap:", 5) == 0)
+				m.swap_kb = kb_value(p);
+			else if (strncmp(p, "VmFlags:", 8) == 0)
+				m.special = has_flag(p, "io") || has_flag(p, "pf");
+			continue;
+		}
+		if (have)
+			scan_mapping(&m);
+		memset(&m, 0, sizeof m);
+		have = true;
+		const char *q = p;
+		m.lo = hex(&q);
+		q++;
+		m.hi = hex(&q);
+		q++;
+		m.rw = q[0] == 'r' && q[1] == 'w';
+		/* perms offset dev inode path */
+		for (int field = 0; *q && *q != '\n' && field < 4; field++) {
+			while (*q && *q != ' ' && *q != '\n')
+				q++;
+			while (*q == ' ')
+				q++;
+		}
+		const char *path = q;
+		while (*q && *q != '\n')
+			q++;
+		size_t plen = (size_t)(q - path);
+		m.skip = skip_path(path, plen);
+		m.anon = is_anon_path(path, plen);
+	}
+	if (have)
+		scan_mapping(&m);
+}
+
+/* The collector's frame spills the caller's callee-saved registers at
+ * regs (gr_gc_collect): scan from there to the top of the caller's stack. */
+static void scan_self(uintptr_t sp, const char *maps)
+{
+	struct gr_g *g = gr_curg;
+	uintptr_t top;
+	if (g && g->stack_hi && sp >= (uintptr_t)g->stack_lo && sp < (uintptr_t)g->stack_hi) {
+		top = (uintptr_t)g->stack_hi;
+	} else {
+		struct range r = maps_find(maps, sp);
+		top = r.hi;
+		exclude(r.lo, r.hi);	/* not scanned whole in root 5 */
+	}
+	if (top > sp) {
+		st.root_bytes += top - sp;
+		scan_direct(sp, top);
+	}
+	drain();
+}
+
+static void scan_g_tls(void)
+{
+	for (struct gr_g *g = gr_allg; g; g = g->allnext) {
+		int s = atomic_load(&g->status);
+		if (s == G_DEAD || s == G_IDLE) {
+			/* A dead G's TCB waits in the stack cache with its DTV
+			 * (malloc'd by ld.so, tcbhead_t.dtv at tp + 8) for reuse:
+			 * runtime data, a root. Only that word: the dead
+			 * thread's __thread values are garbage. The mapping
+			 * may be gone: read it safely. */
+			if (g->tp && !g->is_main && vmread((uintptr_t)g->tp + 8, 8) == 8)
+				scan_buf(W->rbuf, 8);
+			continue;
+		}
+		if (g->is_main) {
+			if (g->tp)
+				scan_copy((uintptr_t)g->tp - gr_tls.static_size, (uintptr_t)g->tp + gr_tls.sizeof_pthread);
+			continue;
+		}
+		if (g->map_top && (uintptr_t)g->map_top > (uintptr_t)g->stack_hi) {
+			st.root_bytes += (uintptr_t)g->map_top - (uintptr_t)g->stack_hi;
+			scan_direct((uintptr_t)g->stack_hi, (uintptr_t)g->map_top);
+			drain();
+		}
+	}
+}
+
+/* The initial thread before the scheduler starts has no G: its TLS. */
+static void scan_initial_tls(void)
+{
+	if (gr_sched.g1 || !gr_tls.sizeof_pthread)
+		return;
+	uintptr_t tp = (uintptr_t)gr_arch_get_tp();
+	scan_copy(tp - gr_tls.static_size, tp + gr_tls.sizeof_pthread);
+}
+
+static void exclude_gstacks(void)
+{
+	for (struct gr_g *g = gr_allg; g; g = g->allnext) {
+		if (g->user_stack)
+			continue;	/* program memory: scanned as it lies */
+		if (g->map_base)
+			exclude((uintptr_t)g->map_base, (uintptr_t)g->map_base + g->map_size);
+		else if (g->is_main && g->stack_lo)
+			exclude((uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi);
+	}
+}
+
+/* --- a cycle ----------------------------------------------------------------- */
+
+static bool work_init(void)
+{
+	if (W)
+		return true;
+	/* Strict overcommit ignores NORESERVE: settle for a smaller mark
+	 * stack (an overflow costs a rescan, not correctness). */
+	for (size_t ms = MSTACK_BYTES; ms >= ((size_t)16 << 20); ms >>= 4) {
+		size_t len = sizeof(struct work) + ms;
+		void *p = gr_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				  -1, 0);
+		if (p == (void *)-1)
+			continue;
+		W = p;
+		worklen = len;
+		mstack = (uintptr_t *)((char *)p + sizeof(struct work));
+		mscap = ms / sizeof(uintptr_t);
+		return true;
+	}
+	return false;
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = { 0, us * 1000 };
+	gr_sys(SYS_nanosleep, (long)&ts, 0, 0);
+}
+
+static void print_ms(char *buf, size_t n, int64_t ns)
+{
+	/* gr_fmt has no %f: milliseconds with three decimals. */
+	gr_fmt(buf, n, "%lld.%03lld", (long long)(ns / 1000000), (long long)(ns / 1000 % 1000));
+}
+
+static void trace(uint64_t cycle, int64_t t0, int64_t t_stop, int64_t t_mark, int64_t t_end,
+		  uint64_t heap0, const char *why)
+{
+	char a[32], b[32], c[32];
+	print_ms(a, sizeof a, t_stop - t0);
+	print_ms(b, sizeof b, t_mark - t_stop);
+	print_ms(c, sizeof c, t_end - t_mark);
+	int64_t since = t0 - init_ns;
+	int64_t total = atomic_load(&gc_ns_total);
+	int64_t alive = t_end - init_ns;	/* the cycle included, as Go counts */
+	int pct = alive > 0 ? (int)(total * 100 / alive) : 0;
+	uint64_t live = last.live_bytes;
+	int gp = gr_cfg.gcpercent < 0 ? 100 : gr_cfg.gcpercent;
+	uint64_t goal = live + live * (uint64_t)gp / 100;
+	if (goal < ((uint64_t)4 << 20))
+		goal = (uint64_t)4 << 20;
+	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %llu->%llu->%llu MB, %llu MB goal, %d P"
+		  " (%s; leak: %llu objects, %llu B; %llu MB roots, %llu kB unreadable%s)\n",
+		  (unsigned long long)cycle, (long long)(since / 1000000000), (long long)(since / 1000000 % 1000),
+		  pct, a, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(heap0 >> 20),
+		  (unsigned long long)(live >> 20), (unsigned long long)(goal >> 20), gr_sched.nprocs ? gr_sched.nprocs : 1,
+		  why ? why : "forced", (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
+		  (unsigned long long)(st.root_bytes >> 20), (unsigned long long)(st.unread_bytes >> 10),
+		  st.unsure ? "; unsure" : "");
+}
+
+static int collect(const char *why, uintptr_t sp)
+{
+	if (!__atomic_load_n(&gr_heap_mode, __ATOMIC_ACQUIRE))
+		gr_heap_init();
+	if (gr_heap_mode != 1)
+		return -ENOSYS;
+	gr_lock(&gc_lock);
+	if (!work_init()) {
+		gr_unlock(&gc_lock);
+		return -ENOMEM;
+	}
+	int64_t t0 = gr_nanotime();
+	struct gr_heap_stats hs;
+	gr_heap_read_stats(&hs);
+	memset(&st, 0, sizeof st);
+	overflowed = false;
+	selfpid = (int)gr_sys(SYS_getpid, 0, 0, 0);
+	nmods = 0;
+	nexcl = 0;
+	/* Before the stop: ld.so's lock may be held by a thread we stop. A
+	 * module loaded after this is still scanned as an other mapping. */
+	gr_real.dl_iterate_phdr(phdr_cb, NULL);
+
+	int unstopped = 0, tries = 0;
+	for (;; tries++) {
+		if (tries >= LOCK_TRIES) {
+			gr_unlock(&gc_lock);
+			return -EBUSY;
+		}
+		if (gr_stw_stop(&unstopped) < 0) {
+			sleep_us(500);
+			continue;
+		}
+		if (gr_heap_gc_trylock_all())
+			break;
+		gr_stw_start();
+		sleep_us(500);
+	}
+	/* The world is stopped and no thread is inside the heap's locked code. */
+	int64_t t_stop = gr_nanotime();
+
+	const uint32_t *arenas;
+	bool lost;
+	uint32_t na = gr_heap_gc_arenas(&arenas, &lost);
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (uint32_t i = 0; i < na; i++) {
+		uintptr_t a = (uintptr_t)arenas[i] << GR_ARENASHIFT;
+		lo = a < lo ? a : lo;
+		hi = a + GR_ARENASIZE > hi ? a + GR_ARENASIZE : hi;
+		exclude(a, a + GR_ARENASIZE);
+	}
+	if (lost) {
+		st.unsure++;
+		lo = 0;
+		hi = (uintptr_t)1 << GR_ADDRBITS;
+	}
+	heap_lo = lo;
+	heap_size = hi > lo ? hi - lo : 0;
+	gr_heap_gc_foreach_meta(exclude_meta, NULL, &lost);
+	if (lost)
+		st.unsure++;	/* metadata scanned as roots: fewer leaks seen */
+	exclude((uintptr_t)W, (uintptr_t)W + worklen);
+	exclude_gstacks();
+
+	gr_heap_gc_foreach_span(clear_marks, NULL);
+	gr_heap_gc_foreach_free(mark_free, NULL);
+
+	read_maps();
+	scan_self(sp, W->maps);		/* may add the caller's stack mapping */
+	gr_stw_foreach(visit_thread, NULL);
+	scan_g_tls();
+	scan_initial_tls();
+	for (int i = 0; i < nmods; i++) {
+		scan_copy(W->mods[i].lo, W->mods[i].hi);
+		exclude(W->mods[i].lo, W->mods[i].hi);
+	}
+	nexcl = sort_ranges(W->excl, nexcl);
+	scan_maps(W->maps);
+	drain();
+	rescan_marked();
+	int64_t t_mark = gr_nanotime();
+
+	memset(last_cls_objects, 0, sizeof last_cls_objects);
+	memset(last_cls_bytes, 0, sizeof last_cls_bytes);
+	gr_heap_gc_foreach_span(count_span, NULL);
+	last.cycle++;
+	last.leaked_objects = last.leaked_bytes = 0;
+	for (unsigned k = 0; k < GR_NCLASSES; k++) {
+		last.leaked_objects += last_cls_objects[k];
+		last.leaked_bytes += last_cls_bytes[k];
+	}
+	last.live_objects = st.marked_objects - st.free_objects;
+	last.live_bytes = st.marked_bytes - st.free_bytes;
+	last.unsure = st.unsure;
+
+	gr_heap_gc_unlock_all();
+	gr_stw_start();
+	int64_t t_end = gr_nanotime();
+	/* The mark stack's pages: give back what the cycle committed. */
+	if (mshigh > 4096)
+		gr_sys(SYS_madvise, (long)mstack, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
+	mshigh = 0;
+	atomic_fetch_add(&gc_ns_total, t_end - t0);
+	if (gr_cfg.gctrace)
+		trace(last.cycle, t0, t_stop, t_mark, t_end, hs.objects_bytes, why);
+	gr_unlock(&gc_lock);
+	return 0;
+}
+
+/* Spill the callee-saved registers into this frame, then collect with
+ * the stack scanned from the spill area up: the caller's frames and every
+ * register it may still hold a pointer in (caller-saved ones are dead
+ * across this call). */
+__attribute__((noinline)) int gr_gc_collect(const char *why)
+{
+	uintptr_t regs[6];
+	__asm__ volatile("movq %%rbx, 0(%0)\n\t"
+			 "movq %%rbp, 8(%0)\n\t"
+			 "movq %%r12, 16(%0)\n\t"
+			 "movq %%r13, 24(%0)\n\t"
+			 "movq %%r14, 32(%0)\n\t"
+			 "movq %%r15, 40(%0)\n\t"
+			 :
+			 : "r"(regs)
+			 : "memory");
+	int r = collect(why, (uintptr_t)regs);
+	__asm__ volatile("" : : "r"(regs) : "memory");	/* keep regs live across the call */
+	return r;
+}
+
+void gr_gc_last(struct gr_gc_result *r)
+{
+	gr_lock(&gc_lock);
+	*r = last;
+	gr_unlock(&gc_lock);
+}
+
+void gr_gc_leak_report(int fd)
+{
+	char line[256];
+	gr_lock(&gc_lock);
+	size_t n = gr_fmt(line, sizeof line, "leak report (gc %llu): %llu objects, %llu bytes leaked%s\n",
+			  (unsigned long long)last.cycle, (unsigned long long)last.leaked_objects,
+			  (unsigned long long)last.leaked_bytes,
+			  last.unsure ? " (unsure: some roots could not be seen)" : "");
+	gr_write_all(fd, line, n);
+	bool done[GR_NCLASSES] = { false };
+	for (;;) {
+		int best = -1;
+		for (int k = 0; k < GR_NCLASSES; k++)
+			if (!done[k] && last_cls_objects[k] &&
+			    (best < 0 || last_cls_bytes[k] > last_cls_bytes[best]))
+				best = k;
+		if (best < 0)
+			break;
+		done[best] = true;
+		if (best == 0)
+			n = gr_fmt(line, sizeof line, "  %llu bytes in %llu large objects\n",
+				   (unsigned long long)last_cls_bytes[0], (unsigned long long)last_cls_objects[0]);
+		else
+			n = gr_fmt(line, sizeof line, "  %llu bytes in %llu objects of %u bytes (class %d)\n",
+				   (unsigned long long)last_cls_bytes[best], (unsigned long long)last_cls_objects[best],
+				   gr_class[best].size, best);
+		gr_write_all(fd, line, n);
+	}
+	gr_unlock(&gc_lock);
+}
+
+void gr_gc_fork_child(void)
+{
+	/* One thread now: a cycle in progress elsewhere died with the fork
+	 * (its world-stop and heap locks are reset by their own handlers). */
+	gc_lock.state = 0;
+	wq_n = 0;
+	mslen = 0;
+}
+
+bool gr_gc_enabled(void)
+{
+	return on;
+}
+
+void gr_gc_atexit(void)
+{
+	if (gr_gc_collect("exit") == 0 && gr_cfg.leakreport)
+		gr_gc_leak_report(2);
+}
+
+void gr_gc_init(void)
+{
+	init_ns = gr_nanotime();
+	switch (gr_cfg.gc) {
+	case GR_GC_OFF:
+		return;
+	case GR_GC_COLLECT:
+	case GR_GC_QUARANTINE:
+		gr_printf("libgrun: GRUN_GC=%s is not implemented yet; running in leak mode\n",
+			  gr_cfg.gc == GR_GC_COLLECT ? "collect" : "quarantine");
+		break;
+	case GR_GC_LEAK:
+		break;
+	}
+	on = true;
+}

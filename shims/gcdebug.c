@@ -1,0 +1,26 @@
+/* gcdebug: the collector's entry point for tests (exported, grun_debug_
+ * prefix; a program finds it with dlsym and runs without it natively).
+ *
+ * grun_debug_gc_leaked(bytes) runs one cycle of the collector (core/gc.h)
+ * whatever GRUN_GC says, and returns the number of leaked objects (heap
+ * objects allocated, not freed, unreachable from every root), their usable
+ * bytes in *bytes (if not NULL). Returns -1 when no cycle could run: the
+ * heap is off (GRUN_HEAP=0), or the world or the heap could not be had.
+ * With GRUN_DEBUG=leakreport=1 it also prints the leak report to stderr.
+ */
+#include "shims/shim.h"
+#include "core/config.h"
+#include "core/gc.h"
+
+GR_EXPORT long grun_debug_gc_leaked(long *bytes)
+{
+	if (gr_gc_collect("debug") != 0)
+		return -1;
+	struct gr_gc_result r;
+	gr_gc_last(&r);
+	if (gr_cfg.leakreport)
+		gr_gc_leak_report(2);
+	if (bytes)
+		*bytes = (long)r.leaked_bytes;
+	return (long)r.leaked_objects;
+}
