@@ -131,12 +131,14 @@ pid_t gr_vfork_error(long r)
  * TCB is recognized by its tid. */
 bool gr_in_vfork_child(void)
 {
-	if (atomic_load_explicit(&nvfork, memory_order_acquire)) {
-		int tid = gr_gettid();
-		for (int i = 0; i < MAXVFORK; i++)
-			if (atomic_load(&vfork_tids[i]) == tid)
-				return true;
-	}
 	struct gr_g *g = gr_curg;
-	return g && g->m && !g->pinned && gr_gettid() != g->m->tid;
+	bool on_g = g && g->m && !g->pinned;
+	bool listed = atomic_load_explicit(&nvfork, memory_order_acquire) != 0;
+	if (!on_g && !listed)
+		return false;
+	int tid = gr_gettid();
+	for (int i = 0; listed && i < MAXVFORK; i++)
+		if (atomic_load(&vfork_tids[i]) == tid)
+			return true;
+	return on_g && tid != g->m->tid;
 }

@@ -746,8 +746,7 @@ void gr_syscall_exit(struct gr_g *g, bool entered)
 {
 	if (!entered)
 		return;
-	gr_stw_gate();	/* the world is stopped: wait, registers as saved */
-	g->insyscall = false;
+	gr_stw_syscall_exit(g);	/* the world is stopped: wait, registers as saved */
 	struct gr_m *m = g->m;
 	uint32_t w = GR_PWORD(m, P_SYSCALL);
 	if (unlikely(!atomic_compare_exchange_strong(&m->p->status, &w, GR_PWORD(m, P_USER)))) {
@@ -791,7 +790,7 @@ int gr_sleep_until(int64_t deadline)
 		g->timer.when = deadline;
 		gr_park(sleep_unlock, NULL, WAIT_SLEEP);
 		gr_leave(g);
-		/* Woken by the timer, or early by a signal (gr_sleep_interrupt). */
+		/* Woken by the timer, or early by a signal (gr_sig_interrupt). */
 		int sr = gr_sig_check(g);
 		if (sr)
 			return -EINTR;
@@ -913,22 +912,32 @@ static bool sleep_cancel(struct gr_g *g)
 	return true;
 }
 
-GR_HIDDEN bool gr_sleep_interrupt(struct gr_g *g);
-bool gr_sleep_interrupt(struct gr_g *g)
-{
-	return sleep_cancel(g);
-}
-
 GR_HIDDEN bool gr_sema_cancel(struct gr_g *g);
+GR_HIDDEN bool gr_sema_interrupt(struct gr_g *g);
 
-void gr_cancel_wake(struct gr_g *g)
+/* End g's park early: for a pthread_cancel (only in cancellation points)
+ * or for a signal (any wait). Its wait then returns -ECANCELED, or goes
+ * through its signal checkpoint. */
+static void unpark(struct gr_g *g, bool cancel)
 {
-	if (atomic_load(&g->status) != G_WAITING || !gr_waitreason_cancelable(g->waitreason))
+	if (atomic_load(&g->status) != G_WAITING || (cancel && !gr_waitreason_cancelable(g->waitreason)))
 		return;
 	if (g->waitreason == WAIT_SLEEP)
 		sleep_cancel(g);
-	else
+	else if (cancel)
 		gr_sema_cancel(g);
+	else
+		gr_sema_interrupt(g);
+}
+
+void gr_cancel_wake(struct gr_g *g)
+{
+	unpark(g, true);
+}
+
+void gr_sig_interrupt(struct gr_g *g)
+{
+	unpark(g, false);
 }
 
 int gr_gcreate(const struct gr_gattr *attr, void *(*fn)(void *), void *arg, struct gr_g **out)

@@ -12,8 +12,6 @@ siginfo_t gr_sig_procinfo[65];
 _Atomic int gr_sig_sweep;
 _Atomic uint32_t gr_sig_maskgen;
 
-GR_HIDDEN bool gr_sema_interrupt(struct gr_g *g);
-GR_HIDDEN bool gr_sleep_interrupt(struct gr_g *g);
 
 /* Signals the runtime keeps for itself on every thread: synchronous
  * faults (they must reach the thread that faulted) and the runtime signal. */
@@ -38,16 +36,6 @@ void gr_sig_forward(int sig, const siginfo_t *si)
 		gr_sig_procinfo[sig] = *si;
 	atomic_fetch_or(&gr_sig_procpend, GR_SIGBIT(sig));
 	gr_sysmon_kick();
-}
-
-void gr_sig_interrupt(struct gr_g *g)
-{
-	if (atomic_load(&g->status) != G_WAITING)
-		return;
-	if (g->waitreason == WAIT_SLEEP)
-		gr_sleep_interrupt(g);
-	else
-		gr_sema_interrupt(g);
 }
 
 static void poke(struct gr_g *g, int sig)
@@ -83,26 +71,37 @@ void gr_sig_post(struct gr_g *g, int sig, bool proc)
 	poke(g, sig);
 }
 
+int gr_sig_take(struct gr_g *g, uint64_t set, bool process, siginfo_t *si)
+{
+	for (;;) {
+		uint64_t p = (atomic_load(&g->sigpend) | atomic_load(&g->sigpend_proc) |
+			      (process ? atomic_load(&gr_sig_procpend) : 0)) & set;
+		if (!p)
+			return 0;
+		int sig = __builtin_ctzll(p) + 1;
+		uint64_t bit = GR_SIGBIT(sig);
+		if (atomic_fetch_and(&g->sigpend, ~bit) & bit) {
+			memset(si, 0, sizeof *si);
+			si->si_code = SI_TKILL;	/* what pthread_kill's would say */
+			si->si_pid = (pid_t)gr_sys(SYS_getpid, 0, 0, 0);
+			si->si_uid = (uid_t)gr_sys(SYS_getuid, 0, 0, 0);
+		} else if ((atomic_fetch_and(&g->sigpend_proc, ~bit) & bit) ||
+			   (process && (atomic_fetch_and(&gr_sig_procpend, ~bit) & bit))) {
+			*si = gr_sig_procinfo[sig];
+		} else {
+			continue;	/* taken meanwhile: look again */
+		}
+		si->si_signo = sig;
+		return sig;
+	}
+}
+
 int gr_sig_deliver(struct gr_g *g)
 {
 	bool any = false, restart = true;
-	uint64_t pend;
-	while ((pend = gr_sig_pending(g)) != 0) {
-		int sig = __builtin_ctzll(pend) + 1;
-		uint64_t bit = GR_SIGBIT(sig);
-		siginfo_t si;
-		if (atomic_fetch_and(&g->sigpend, ~bit) & bit) {
-			memset(&si, 0, sizeof si);
-			si.si_signo = sig;
-			si.si_code = SI_TKILL;
-			si.si_pid = (pid_t)gr_sys(SYS_getpid, 0, 0, 0);
-			si.si_uid = (uid_t)gr_sys(SYS_getuid, 0, 0, 0);
-		} else if (atomic_fetch_and(&g->sigpend_proc, ~bit) & bit) {
-			si = gr_sig_procinfo[sig];
-			si.si_signo = sig;
-		} else {
-			continue;
-		}
+	siginfo_t si;
+	int sig;
+	while ((sig = gr_sig_take(g, ~g->sigmask, false, &si)) != 0) {
 		int r = gr_sig_invoke(g, sig, &si, NULL);
 		if (r) {
 			any = true;

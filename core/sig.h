@@ -70,11 +70,16 @@ GR_HIDDEN void gr_sig_forward(int sig, const siginfo_t *si);
 /* Post sig on g (proc: process-directed, info in gr_sig_procinfo) and poke
  * it. Not from a signal handler. */
 GR_HIDDEN void gr_sig_post(struct gr_g *g, int sig, bool proc);
-/* Make g's park return early because a signal is pending for it. */
+/* Make g's park return early because a signal is pending for it
+ * (proc.c, beside gr_cancel_wake). */
 GR_HIDDEN void gr_sig_interrupt(struct gr_g *g);
 /* sysmon: hand forwarded signals to Gs, re-poke stragglers, keep the
  * catcher mask. */
 GR_HIDDEN void gr_sig_sysmon(void);
+
+/* Take the lowest signal of set posted on g (and, if process, pending for
+ * the process), with its siginfo. Returns it, or 0 if none. */
+GR_HIDDEN int gr_sig_take(struct gr_g *g, uint64_t set, bool process, siginfo_t *si);
 
 /* Deliver every pending signal g does not block, running the program's
  * handlers on g (which must be in program state: P_USER, or no P). Returns

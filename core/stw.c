@@ -88,6 +88,23 @@ void gr_stw_wait(void)
 	}
 }
 
+/* The stopper publishes gr_stw_active, then reads each G's insyscall; a
+ * G leaving its system call clears insyscall, then reads gr_stw_active
+ * (a fence on each side). Either the stopper sees the G still in its call
+ * (and the G then sees the stop and waits, insyscall set again so its
+ * saved registers stay the ones scanned), or it sees the G out and sends
+ * the signal, which stops it wherever it is. */
+void gr_stw_syscall_exit(struct gr_g *g)
+{
+	__atomic_store_n(&g->insyscall, false, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (__builtin_expect(atomic_load_explicit(&gr_stw_active, memory_order_relaxed), 0)) {
+		__atomic_store_n(&g->insyscall, true, __ATOMIC_RELAXED);
+		gr_stw_wait();
+		__atomic_store_n(&g->insyscall, false, __ATOMIC_RELAXED);
+	}
+}
+
 static bool is_m(int tid)
 {
 	for (struct gr_m *m = gr_allm; m; m = m->allnext)
@@ -117,8 +134,8 @@ int gr_stw_stop(int *unstopped)
 		struct gr_g *g = m->curg;
 		if (!m->tid || m->tid == self || m->is_sysmon || !g || g == stopper)
 			continue;
-		if (g->insyscall)
-			continue;	/* registers saved at entry; gated at exit */
+		if (__atomic_load_n(&g->insyscall, __ATOMIC_RELAXED))
+			continue;	/* registers saved at entry; waits at exit */
 		request(m->tid);
 	}
 	/* Threads libgrun did not create. */

@@ -64,6 +64,9 @@ GR_HIDDEN void gr_stw_foreach(void (*fn)(const struct gr_stw_thread *, void *), 
 GR_HIDDEN bool gr_stw_on_signal(void *ucontext);
 GR_HIDDEN extern _Atomic int gr_stw_active;
 GR_HIDDEN void gr_stw_wait(void);
+/* A G leaving a shim system call: clears g->insyscall, or waits with it
+ * set while the world is stopped (see stw.c for the handshake). */
+GR_HIDDEN void gr_stw_syscall_exit(struct gr_g *g);
 static inline void gr_stw_gate(void)
 {
 	if (__builtin_expect(atomic_load_explicit(&gr_stw_active, memory_order_acquire), 0))

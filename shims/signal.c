@@ -614,34 +614,6 @@ GR_EXPORT int pause(void)
 	return sigsuspend(&cur);
 }
 
-/* Take a pending signal of set that was posted on g (not in the kernel). */
-static int take_posted(struct gr_g *g, uint64_t set, siginfo_t *info)
-{
-	uint64_t p = (atomic_load(&g->sigpend) | atomic_load(&g->sigpend_proc) | atomic_load(&gr_sig_procpend)) & set;
-	while (p) {
-		int sig = __builtin_ctzll(p) + 1;
-		uint64_t bit = GR_SIGBIT(sig);
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		if (atomic_fetch_and(&g->sigpend, ~bit) & bit) {
-			si.si_code = SI_TKILL;
-			si.si_pid = getpid();
-			si.si_uid = getuid();
-		} else if ((atomic_fetch_and(&g->sigpend_proc, ~bit) & bit) ||
-			   (atomic_fetch_and(&gr_sig_procpend, ~bit) & bit)) {
-			si = gr_sig_procinfo[sig];
-		} else {
-			p &= ~bit;
-			continue;
-		}
-		si.si_signo = sig;
-		if (info)
-			*info = si;
-		return sig;
-	}
-	return 0;
-}
-
 GR_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
 {
 	struct gr_g *g = gr_native ? NULL : gr_getg();
@@ -651,10 +623,13 @@ GR_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
 	uint64_t want = set64(set) & ~UNBLOCKABLE;
 	int64_t deadline = timeout ? gr_nanotime() + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec : -1;
 	for (;;) {
-		int sig = take_posted(g, want, info);
-		if (sig)
-			return sig;
 		siginfo_t si;
+		int sig = gr_sig_take(g, want, true, &si);
+		if (sig) {
+			if (info)
+				*info = si;
+			return sig;
+		}
 		struct timespec rel, *relp = NULL;
 		if (deadline >= 0)
 			relp = gr_ts_until(deadline, &rel);
