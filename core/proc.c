@@ -482,20 +482,24 @@ top:;
 	if (was_spinning) {
 		m->spinning = false;
 		atomic_fetch_sub(&gr_sched.nmspinning, 1);
-		/* Re-check every runq: a G readied while we were giving up
-		 * the P must not be stranded (Go's "delicate dance"). */
-		for (int i = 0; i < gr_sched.nprocs; i++) {
-			if (!gr_runq_empty(&gr_sched.allp[i].runq)) {
-				gr_lock(&gr_sched.lock);
-				struct gr_p *np = pidleget_locked();
-				gr_unlock(&gr_sched.lock);
-				if (np) {
-					acquirep(m, np);
-					m->spinning = true;
-					atomic_fetch_add(&gr_sched.nmspinning, 1);
-					goto top;
-				}
-				break;
+		/* Re-check every runq, the global one too: a G readied while
+		 * we were giving up the P saw us spinning and woke nobody
+		 * (Go's "delicate dance"; sysmon readies Gs interrupted by a
+		 * signal onto the global queue). */
+		bool work = atomic_load(&gr_sched.runqsize) > 0;
+		for (int i = 0; i < gr_sched.nprocs && !work; i++)
+			work = !gr_runq_empty(&gr_sched.allp[i].runq);
+		if (work) {
+			gr_lock(&gr_sched.lock);
+			struct gr_p *np = pidleget_locked();
+			gr_unlock(&gr_sched.lock);
+			if (np) {
+				/* No P free means every P is busy: their Ms will
+				 * find it. */
+				acquirep(m, np);
+				m->spinning = true;
+				atomic_fetch_add(&gr_sched.nmspinning, 1);
+				goto top;
 			}
 		}
 	}
