@@ -108,6 +108,14 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 			return -1;
 		return 0;
 	}
+	if (strcmp(key, "allocsample") == 0) {
+		*accepted = "allocsample=N with N a size in bytes (64K, 1M, ...; 1 = every allocation, 0 = none)";
+		uint64_t b;
+		if (gr_parse_size(val, &b) < 0)
+			return -1;
+		cfg->allocsample = b;
+		return 0;
+	}
 	if (strcmp(key, "blockprofile") == 0) {
 		*accepted = "blockprofile=0 or blockprofile=1";
 		bool b;
@@ -171,6 +179,7 @@ int gr_config_parse(struct gr_config *cfg, gr_getenv_fn getenv_fn,
 	memset(cfg, 0, sizeof *cfg);
 	cfg->gc = GR_GC_OFF;	/* not set: off until the collector is validated (README) */
 	cfg->gcpercent = 100;
+	cfg->allocsample = 512 << 10;
 	cfg->inherit = true;
 	cfg->asyncpreempt = true;
 	cfg->rtsig = 23;	/* SIGURG */
