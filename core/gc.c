@@ -81,6 +81,7 @@
  * heap: its work area is mmap'd once.
  */
 #include "core/gc.h"
+#include "shims/grun_debug.h"
 #include "core/config.h"
 #include "core/heap.h"
 #include "core/proc.h"
@@ -1035,6 +1036,19 @@ void gr_gc_fork_child(void)
 	gc_lock.state = 0;
 	wq_n = 0;
 	mslen = 0;
+}
+
+void gr_gc_stats(struct grun_gc_stats *s)
+{
+	memset(s, 0, sizeof *s);
+	gr_lock(&gc_lock);
+	s->cycles = last.cycle;
+	s->leaked_objects = last.leaked_objects;
+	s->leaked_bytes = last.leaked_bytes;
+	s->live_bytes = last.live_bytes;
+	s->unsure = last.unsure;
+	gr_unlock(&gc_lock);
+	s->mode = on ? (int)gr_cfg.gc : GRUN_GC_OFF;
 }
 
 bool gr_gc_enabled(void)

@@ -48,4 +48,8 @@ GR_HIDDEN void gr_gc_last(struct gr_gc_result *r);
  * first (allocation sites: later phase). */
 GR_HIDDEN void gr_gc_leak_report(int fd);
 
+/* The collector's counters for grun_debug_gc_stats (shims/grun_debug.h). */
+struct grun_gc_stats;
+GR_HIDDEN void gr_gc_stats(struct grun_gc_stats *st);
+
 #endif

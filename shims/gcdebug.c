@@ -11,6 +11,7 @@
 #include "shims/shim.h"
 #include "core/config.h"
 #include "core/gc.h"
+#include "shims/grun_debug.h"
 
 GR_EXPORT long grun_debug_gc_leaked(long *bytes)
 {
@@ -23,4 +24,21 @@ GR_EXPORT long grun_debug_gc_leaked(long *bytes)
 	if (bytes)
 		*bytes = (long)r.leaked_bytes;
 	return (long)r.leaked_objects;
+}
+
+GR_EXPORT long grun_debug_gc(void)
+{
+	if (!gr_gc_enabled() || gr_gc_collect("debug") != 0)
+		return -1;
+	struct gr_gc_result r;
+	gr_gc_last(&r);
+	return (long)r.cycle;
+}
+
+GR_EXPORT int grun_debug_gc_stats(struct grun_gc_stats *st, size_t size)
+{
+	struct grun_gc_stats s;
+	gr_gc_stats(&s);
+	memcpy(st, &s, size < sizeof s ? size : sizeof s);
+	return 0;
 }
