@@ -13,6 +13,8 @@
 #include "core/gc.h"
 #include "shims/grun_debug.h"
 
+#include <string.h>
+
 GR_EXPORT long grun_debug_gc_leaked(long *bytes)
 {
 	if (gr_gc_collect("debug") != 0)
