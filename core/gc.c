@@ -86,6 +86,7 @@
 #include "core/heap.h"
 #include "core/proc.h"
 #include "core/realc.h"
+#include "core/sig.h"
 #include "core/stw.h"
 #include "core/sys.h"
 #include "core/tls.h"
@@ -94,6 +95,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -127,6 +130,13 @@ static size_t mshigh;			/* high-water mark, words */
 static int nexcl, nmods;
 static uintptr_t heap_lo, heap_size;	/* quick rejection: [lo, lo+size) */
 static bool on;				/* GRUN_GC asked for a collector */
+static int mode = GR_GC_OFF;		/* GRUN_GC when on */
+
+/* Objects to free once the world runs again: collect mode's garbage and
+ * the quarantine's released objects. Reserved NORESERVE; gc_lock. */
+#define SWEEP_CAP ((size_t)1 << 28)
+static uintptr_t *sweepbuf;
+static size_t nsweep;
 static int64_t init_ns;
 static _Atomic int64_t gc_ns_total;
 
@@ -137,7 +147,12 @@ static struct {
 	uint64_t marked_objects, marked_bytes;	/* mark bits at the end, free ones included */
 	uint64_t free_objects, free_bytes;	/* marked before the roots: on free lists */
 	int unsure;
+	int unsafe;		/* of those, misses that make freeing unsafe */
 	int unstopped;
+	uint64_t garbage_objects, garbage_bytes;	/* collect: queued to free */
+	uint64_t qreleased_objects, qreleased_bytes;	/* quarantine: released */
+	uint64_t quarantine_bytes;			/* quarantine: still held */
+	bool sweep;		/* collect mode and nothing unsafe: queue the garbage */
 } st;
 
 /* Result of the last cycle, by size class (class 0: large objects). */
@@ -410,6 +425,16 @@ static void clear_marks(struct gr_span *s, void *arg)
 	memset(gr_span_markbits(s), 0, gr_span_bitwords(s) * sizeof(uint64_t));
 }
 
+/* Collect mode: queue an unreachable object to be freed after the stop. */
+static void garbage(uintptr_t a, size_t size)
+{
+	if (!st.sweep || nsweep >= SWEEP_CAP)
+		return;
+	sweepbuf[nsweep++] = a;
+	st.garbage_objects++;
+	st.garbage_bytes += size;
+}
+
 /* Count allocated, unmarked objects; clear the marks for the next cycle. */
 static void count_span(struct gr_span *s, void *arg)
 {
@@ -419,6 +444,7 @@ static void count_span(struct gr_span *s, void *arg)
 		if (!(mb[0] & 1)) {
 			last_cls_objects[0]++;
 			last_cls_bytes[0] += s->npages << GR_PAGESHIFT;
+			garbage(s->base, s->npages << GR_PAGESHIFT);
 		} else {
 			st.marked_objects++;
 			st.marked_bytes += s->npages << GR_PAGESHIFT;
@@ -435,8 +461,11 @@ static void count_span(struct gr_span *s, void *arg)
 			valid = 0;
 		else if (s->nelems - lo < 64)
 			valid = ~(~0ull << (s->nelems - lo));
-		n += (uint64_t)__builtin_popcountll(ab[i] & ~mb[i] & valid);
+		uint64_t dead = ab[i] & ~mb[i] & valid;
+		n += (uint64_t)__builtin_popcountll(dead);
 		marked += (uint64_t)__builtin_popcountll(ab[i] & mb[i] & valid);
+		for (; st.sweep && dead; dead &= dead - 1)
+			garbage(s->base + (lo + (uint64_t)__builtin_ctzll(dead)) * s->elemsize, s->elemsize);
 		mb[i] = 0;
 	}
 	st.marked_objects += marked;
@@ -459,6 +488,7 @@ static void visit_thread(const struct gr_stw_thread *t, void *arg)
 		scan_buf(t->fpstate, t->fpsize);
 	if (t->kind == STW_UNSTOPPED) {
 		st.unsure++;
+		st.unsafe++;	/* its registers are unknown: free nothing */
 		st.unstopped++;
 		if (!t->g)
 			return;	/* a foreign thread's stack: scanned in place (root 5) */
@@ -585,6 +615,7 @@ static size_t read_maps(void)
 	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/smaps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		st.unsure++;
+		st.unsafe++;	/* no other mapping scanned */
 		W->maps[0] = 0;
 		return 0;
 	}
@@ -592,8 +623,10 @@ static size_t read_maps(void)
 	long r;
 	while (n < MAPS_BYTES - 1 && (r = gr_sys(SYS_read, fd, (long)(W->maps + n), MAPS_BYTES - 1 - n)) > 0)
 		n += (size_t)r;
-	if (n >= MAPS_BYTES - 1)
+	if (n >= MAPS_BYTES - 1) {
 		st.unsure++;	/* truncated: mappings missed */
+		st.unsafe++;
+	}
 	gr_sys(SYS_close, fd, 0, 0);
 	W->maps[n] = 0;
 	return n;
@@ -800,6 +833,365 @@ static void exclude_gstacks(void)
 	}
 }
 
+/* --- modes: the sweep buffer, the quarantine, kernel-held roots ------------ */
+
+
+static void *reserve(size_t bytes)
+{
+	void *p = gr_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == (void *)-1 ? NULL : p;
+}
+
+/* The bits and size of the object at a (an object base), in span s. */
+static bool objbits(struct gr_span *s, uintptr_t a, uint64_t **mb, uint64_t *bit, size_t *size)
+{
+	if (s->state == SPAN_LARGE) {
+		if (a != s->base)
+			return false;
+		*mb = gr_span_markbits(s);
+		*bit = 1;
+		*size = s->npages << GR_PAGESHIFT;
+		return true;
+	}
+	if (s->state != SPAN_SMALL)
+		return false;
+	uint32_t idx = (uint32_t)(((uint64_t)(a - s->base) * s->divmul) >> 32);
+	if (idx >= s->nelems || s->base + (uintptr_t)idx * s->elemsize != a)
+		return false;
+	*mb = &gr_span_markbits(s)[idx >> 6];
+	*bit = 1ull << (idx & 63);
+	*size = s->elemsize;
+	return true;
+}
+
+/* Quarantine (GRUN_GC=quarantine). free() appends the object here instead
+ * of freeing it; the object stays allocated for the heap. A cycle marks
+ * from the roots as usual (a quarantined object is not a root); then a
+ * quarantined object nothing reached goes to the sweep buffer and is
+ * freed for real, and one that was reached stays, reported once as a
+ * possible dangling pointer (conservative: an integer can look like a
+ * pointer). The object's first word is overwritten with a tag (its
+ * address ^ QMAGIC), so a second free() of it is recognized as a double
+ * free and ignored. */
+#define QCAP ((size_t)1 << 27)
+#define QMAGIC 0x9e3779b97f4a7c15ull
+#define Q_REPORTED 1u
+struct qent {
+	uintptr_t p;
+	uint32_t size;		/* usable bytes, saturated */
+	uint32_t flags;
+};
+static struct qent *qbuf;
+static size_t qlen;			/* qlock */
+static struct gr_lock qlock;
+static _Atomic uint64_t qbytes, qobjects, q_overflow, q_doublefree, dangling_total;
+static _Atomic uint64_t qlimit = (uint64_t)64 << 20;	/* bytes that start a cycle */
+
+static void quarantine(void *p, struct gr_span *s)
+{
+	uintptr_t a = (uintptr_t)p;
+	uint64_t *mb, bit;
+	size_t size;
+	if (!objbits(s, a, &mb, &bit, &size)) {
+		gr_heap_free_now(p);	/* the heap reports the invalid pointer */
+		return;
+	}
+	uint64_t *w = p;
+	if (w[0] == (a ^ QMAGIC)) {
+		if (atomic_fetch_add(&q_doublefree, 1) < 16)
+			gr_printf("libgrun: double free of %p (%llu bytes), ignored (GRUN_GC=quarantine)\n", p,
+				  (unsigned long long)size);
+		return;
+	}
+	gr_lock(&qlock);
+	if (!qbuf)
+		qbuf = reserve(QCAP * sizeof *qbuf);
+	if (!qbuf || qlen >= QCAP) {
+		gr_unlock(&qlock);
+		atomic_fetch_add(&q_overflow, 1);
+		gr_heap_free_now(p);
+		return;
+	}
+	w[0] = a ^ QMAGIC;
+	qbuf[qlen].p = a;
+	qbuf[qlen].size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+	qbuf[qlen].flags = 0;
+	qlen++;
+	gr_unlock(&qlock);
+	atomic_fetch_add_explicit(&qobjects, 1, memory_order_relaxed);
+	if (atomic_fetch_add_explicit(&qbytes, size, memory_order_relaxed) + size >=
+	    atomic_load_explicit(&qlimit, memory_order_relaxed))
+		gr_gc_wake(GC_WHY_QUARANTINE);
+}
+
+/* Dangling pointers found by a cycle, printed after the world restarts. */
+#define NDANGLE 32
+static struct { uintptr_t p; uint32_t size; } dangle[NDANGLE];
+static int ndangle;
+
+/* World stopped, mark done: release what nothing reached. */
+static void quarantine_sweep(void)
+{
+	size_t k = 0;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < qlen; i++) {
+		struct qent e = qbuf[i];
+		struct gr_span *s = gr_heap_spanof((void *)e.p);
+		uint64_t *mb, bit;
+		size_t size;
+		if (!s || !objbits(s, e.p, &mb, &bit, &size))
+			continue;	/* cannot happen: it stayed allocated */
+		if (*mb & bit) {
+			if (!(e.flags & Q_REPORTED)) {
+				e.flags |= Q_REPORTED;
+				atomic_fetch_add(&dangling_total, 1);
+				if (ndangle < NDANGLE) {
+					dangle[ndangle].p = e.p;
+					dangle[ndangle].size = e.size;
+					ndangle++;
+				}
+			}
+		} else {
+			*mb |= bit;	/* not a leak: the program freed it */
+			if (!st.unsafe && nsweep < SWEEP_CAP) {
+				sweepbuf[nsweep++] = e.p;
+				st.qreleased_objects++;
+				st.qreleased_bytes += size;
+				continue;
+			}
+		}
+		bytes += size;
+		qbuf[k++] = e;
+	}
+	st.quarantine_bytes = bytes;
+	qlen = k;
+	atomic_store(&qobjects, k);
+	atomic_store(&qbytes, bytes);
+}
+
+/* Kernel-held roots: an open-addressing table (linear probing, deletion
+ * by backward shift) in its own mapping; kr_lock. */
+#define KR_CAP 65536
+struct kroot {
+	uint64_t key;		/* 0: empty */
+	uintptr_t val;
+};
+static struct kroot *kr;
+static uint32_t kr_n;
+static bool kr_lost;		/* full once: some kernel-held pointer unknown */
+static struct gr_lock kr_lock;
+
+static uint32_t kr_hash(uint64_t key)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdull;
+	key ^= key >> 33;
+	return (uint32_t)key & (KR_CAP - 1);
+}
+
+void gr_gc_kroot_set(uint64_t key, uintptr_t val)
+{
+	if (!on)
+		return;
+	gr_lock(&kr_lock);
+	if (!kr)
+		kr = reserve(KR_CAP * sizeof *kr);
+	if (!kr) {
+		kr_lost = true;
+		gr_unlock(&kr_lock);
+		return;
+	}
+	uint32_t i = kr_hash(key);
+	while (kr[i].key && kr[i].key != key)
+		i = (i + 1) & (KR_CAP - 1);
+	if (!kr[i].key) {
+		if (kr_n >= KR_CAP * 3 / 4) {
+			kr_lost = true;
+			gr_unlock(&kr_lock);
+			return;
+		}
+		kr_n++;
+		kr[i].key = key;
+	}
+	kr[i].val = val;
+	gr_unlock(&kr_lock);
+}
+
+void gr_gc_kroot_del(uint64_t key)
+{
+	if (!on)
+		return;
+	gr_lock(&kr_lock);
+	if (!kr) {
+		gr_unlock(&kr_lock);
+		return;
+	}
+	uint32_t i = kr_hash(key);
+	while (kr[i].key && kr[i].key != key)
+		i = (i + 1) & (KR_CAP - 1);
+	if (kr[i].key) {
+		kr_n--;
+		/* Backward shift: pull later entries of the run into the hole. */
+		uint32_t j = i;
+		for (;;) {
+			kr[i].key = 0;
+			for (;;) {
+				j = (j + 1) & (KR_CAP - 1);
+				if (!kr[j].key)
+					goto out;
+				uint32_t h = kr_hash(kr[j].key);
+				/* Stays if its home lies cyclically in (i, j]. */
+				if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+					continue;
+				break;
+			}
+			kr[i] = kr[j];
+			i = j;
+		}
+	}
+out:
+	gr_unlock(&kr_lock);
+}
+
+static void scan_kroots(void)
+{
+	if (kr_lost)
+		st.unsafe++;
+	if (!kr)
+		return;
+	for (uint32_t i = 0; i < KR_CAP; i++)
+		if (kr[i].key)
+			markword(kr[i].val);
+	drain();
+}
+
+/* The quarantine's and the kernel roots' locks, after a cycle. */
+static void extra_unlock(void)
+{
+	gr_unlock(&kr_lock);
+	gr_unlock(&qlock);
+}
+
+/* --- pauses, pacing, the worker ------------------------------------------------ */
+
+#define NPAUSEB 24		/* histogram: bucket b holds pauses < 2^b us */
+static struct {
+	uint64_t n, total_ns, max_ns;
+	uint64_t buckets[NPAUSEB];
+	uint64_t freed_objects, freed_bytes;	/* collect, all cycles */
+	uint64_t goal;
+} pz;
+
+static void note_pause(int64_t ns)
+{
+	pz.n++;
+	pz.total_ns += (uint64_t)ns;
+	if ((uint64_t)ns > pz.max_ns)
+		pz.max_ns = (uint64_t)ns;
+	int b = 0;
+	while (b < NPAUSEB - 1 && (uint64_t)ns >= (1000ull << b))
+		b++;
+	pz.buckets[b]++;
+}
+
+/* After a cycle: the heap size that starts the next one. Go's goal is the
+ * live heap times 1 + GOGC/100; here the measure is pages in use, which
+ * also holds fragmentation (and, in leak mode, the leaks), so the goal
+ * grows from what is in use after the sweep by GOGC% of the live heap. */
+static void pace(uint64_t live, uint64_t inuse_after)
+{
+	uint64_t goal;
+	if (gr_cfg.gcpercent < 0) {
+		goal = UINT64_MAX;
+	} else {
+		uint64_t base = inuse_after > live ? inuse_after : live;
+		goal = base + live / 100 * (uint64_t)gr_cfg.gcpercent;
+		if (goal < ((uint64_t)4 << 20))
+			goal = (uint64_t)4 << 20;
+	}
+	uint64_t limit = gr_cfg.memlimit;
+	if (limit) {
+		/* The soft limit: start before it is reached, but not in a
+		 * loop when the live heap alone is that big. */
+		uint64_t cap = limit - limit / 16;
+		uint64_t floor = inuse_after + limit / 32;
+		if (cap < goal)
+			goal = cap > floor ? cap : floor;
+	}
+	pz.goal = goal;
+	atomic_store(&gr_gc_trigger, goal);
+	uint64_t ql = live / 4;
+	atomic_store(&qlimit, ql > ((uint64_t)16 << 20) ? ql : (uint64_t)16 << 20);
+}
+
+static _Atomic uint32_t wake_word;
+static _Atomic int want_why;
+static _Atomic bool worker_on;
+static int64_t last_end;		/* coarse ns; the last cycle's end */
+static const char *const why_names[] = { "none", "heap", "quarantine", "limit", "forced", "debug", "exit" };
+
+void gr_gc_wake(int why)
+{
+	int z = 0;
+	if (!on || !atomic_compare_exchange_strong(&want_why, &z, why))
+		return;
+	/* Until the next cycle's end the trigger would fire on every slow
+	 * path: park it. */
+	atomic_store(&gr_gc_trigger, UINT64_MAX);
+	atomic_store(&wake_word, 1);
+	gr_futex_wake(&wake_word, 1);
+	if (!atomic_load(&worker_on))
+		gr_sysmon_kick();	/* it starts the worker */
+}
+
+static struct gr_m worker_m;
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	/* An M of its own for the heap: the sweep frees through a cache no
+	 * other thread uses, without the shared cache's lock. */
+	worker_m.id = gr_m_newid();
+	worker_m.tid = gr_gettid();
+	worker_m.tcb = gr_arch_get_tp();
+	worker_m.is_sysmon = true;	/* no P, ever: readies go to the global queue */
+	gr_curm = &worker_m;
+	uint64_t mask = ~0ull & ~(1ull << (GR_RTSIG - 1)) & ~(1ull << (SIGSEGV - 1)) & ~(1ull << (SIGBUS - 1));
+	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+	for (;;) {
+		while (!atomic_exchange(&wake_word, 0))
+			gr_futex_wait(&wake_word, 0, NULL);
+		int why = atomic_load(&want_why);
+		if (why && gr_gc_collect(why_names[why]) != 0) {
+			/* Could not run (the world could not be had): retry later. */
+			atomic_store(&want_why, 0);
+			pace(last.live_bytes, gr_heap_inuse_bytes());
+		}
+	}
+	return NULL;
+}
+
+void gr_gc_sysmon(int64_t now)
+{
+	if (!on)
+		return;
+	if (!atomic_load(&worker_on)) {
+		atomic_store(&worker_on, true);
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 << 10);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_t t;
+		if (gr_real.pthread_create(&t, &attr, worker, NULL) != 0)
+			gr_printf("libgrun: GRUN_GC: cannot create the collector's thread; no cycles but forced ones\n");
+		pthread_attr_destroy(&attr);
+		if (!last_end)
+			last_end = now;
+	}
+	if (now - last_end > (int64_t)120 * 1000000000)
+		gr_gc_wake(GC_WHY_FORCED);
+}
+
 /* --- a cycle ----------------------------------------------------------------- */
 
 static bool work_init(void)
@@ -835,30 +1227,48 @@ static void print_ms(char *buf, size_t n, int64_t ns)
 	gr_fmt(buf, n, "%lld.%03lld", (long long)(ns / 1000000), (long long)(ns / 1000 % 1000));
 }
 
-static void trace(uint64_t cycle, int64_t t0, int64_t t_stop, int64_t t_mark, int64_t t_end,
+/* GRUN_DEBUG=gctrace=1: Go's line, then what this collector adds.
+ *   gc N @T s P%: A+B+C ms clock, A+B/0/0+C ms cpu, H0->H1->L MB, G MB goal, N P (...)
+ * A: stopping the world; B: marking; C: counting, queueing the sweep and
+ * restarting; the pause is A+B+C until marking is concurrent. H0, H1: heap
+ * objects at the start and the end of the mark; L: live (reached) heap;
+ * G: heap in use that starts the next cycle. In parentheses: the trigger,
+ * the sweep time, the mode's results, roots read. */
+static void trace(uint64_t cycle, int64_t t0, int64_t t_stop, int64_t t_mark, int64_t t_end, int64_t t_sweep,
 		  uint64_t heap0, const char *why)
 {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], d[32];
 	print_ms(a, sizeof a, t_stop - t0);
 	print_ms(b, sizeof b, t_mark - t_stop);
 	print_ms(c, sizeof c, t_end - t_mark);
+	print_ms(d, sizeof d, t_sweep - t_end);
 	int64_t since = t0 - init_ns;
 	int64_t total = atomic_load(&gc_ns_total);
-	int64_t alive = t_end - init_ns;	/* the cycle included, as Go counts */
+	int64_t alive = t_sweep - init_ns;	/* the cycle included, as Go counts */
 	int pct = alive > 0 ? (int)(total * 100 / alive) : 0;
 	uint64_t live = last.live_bytes;
-	int gp = gr_cfg.gcpercent < 0 ? 100 : gr_cfg.gcpercent;
-	uint64_t goal = live + live * (uint64_t)gp / 100;
-	if (goal < ((uint64_t)4 << 20))
-		goal = (uint64_t)4 << 20;
-	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %llu->%llu->%llu MB, %llu MB goal, %d P"
-		  " (%s; leak: %llu objects, %llu B; %llu MB roots, %llu kB unreadable%s)\n",
+	char extra[256];
+	if (mode == GR_GC_COLLECT)
+		gr_fmt(extra, sizeof extra, "collect: freed %llu objects, %llu B%s",
+		       (unsigned long long)st.garbage_objects, (unsigned long long)st.garbage_bytes,
+		       st.unsafe ? ", none: roots unseen" : "");
+	else if (mode == GR_GC_QUARANTINE)
+		gr_fmt(extra, sizeof extra, "quarantine: released %llu objects, %llu B, holds %llu objects, %llu B, "
+		       "%llu dangling", (unsigned long long)st.qreleased_objects,
+		       (unsigned long long)st.qreleased_bytes, (unsigned long long)qlen,
+		       (unsigned long long)st.quarantine_bytes, (unsigned long long)atomic_load(&dangling_total));
+	else
+		extra[0] = 0;
+	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %s+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
+		  "%llu MB goal, %d P (%s; sweep %s ms; leak: %llu objects, %llu B;%s%s%s %llu MB roots, "
+		  "%llu kB unreadable%s)\n",
 		  (unsigned long long)cycle, (long long)(since / 1000000000), (long long)(since / 1000000 % 1000),
-		  pct, a, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(heap0 >> 20),
-		  (unsigned long long)(live >> 20), (unsigned long long)(goal >> 20), gr_sched.nprocs ? gr_sched.nprocs : 1,
-		  why ? why : "forced", (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
-		  (unsigned long long)(st.root_bytes >> 20), (unsigned long long)(st.unread_bytes >> 10),
-		  st.unsure ? "; unsure" : "");
+		  pct, a, b, c, a, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(heap0 >> 20),
+		  (unsigned long long)(live >> 20), (unsigned long long)(pz.goal == UINT64_MAX ? 0 : pz.goal >> 20),
+		  gr_sched.nprocs ? gr_sched.nprocs : 1, why ? why : "forced", d,
+		  (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
+		  extra[0] ? " " : "", extra, extra[0] ? ";" : "", (unsigned long long)(st.root_bytes >> 20),
+		  (unsigned long long)(st.unread_bytes >> 10), st.unsure ? "; unsure" : "");
 }
 
 static int collect(const char *why, uintptr_t sp)
@@ -868,7 +1278,7 @@ static int collect(const char *why, uintptr_t sp)
 	if (gr_heap_mode != 1)
 		return -ENOSYS;
 	gr_lock(&gc_lock);
-	if (!work_init()) {
+	if (!work_init() || (!sweepbuf && !(sweepbuf = reserve(SWEEP_CAP * sizeof *sweepbuf)))) {
 		gr_unlock(&gc_lock);
 		return -ENOMEM;
 	}
@@ -884,19 +1294,22 @@ static int collect(const char *why, uintptr_t sp)
 	 * module loaded after this is still scanned as an other mapping. */
 	gr_real.dl_iterate_phdr(phdr_cb, NULL);
 
+	/* Every lock the cycle needs, then the world: a thread stopped while
+	 * holding one would make the stop useless. A stopper that loses the
+	 * race for the world (another stop in progress) lets go and retries. */
 	int unstopped = 0, tries = 0;
 	for (;; tries++) {
 		if (tries >= LOCK_TRIES) {
 			gr_unlock(&gc_lock);
 			return -EBUSY;
 		}
-		if (gr_stw_stop(&unstopped) < 0) {
-			sleep_us(500);
-			continue;
-		}
-		if (gr_heap_gc_trylock_all())
+		gr_lock(&qlock);
+		gr_lock(&kr_lock);
+		gr_heap_gc_lock_all();
+		if (gr_stw_stop(&unstopped) == 0)
 			break;
-		gr_stw_start();
+		gr_heap_gc_unlock_all();
+		extra_unlock();
 		sleep_us(500);
 	}
 	/* The world is stopped and no thread is inside the heap's locked code. */
@@ -939,10 +1352,16 @@ static int collect(const char *why, uintptr_t sp)
 	}
 	nexcl = sort_ranges(W->excl, nexcl);
 	scan_maps(W->maps);
+	scan_kroots();
 	drain();
 	rescan_marked();
 	int64_t t_mark = gr_nanotime();
 
+	nsweep = 0;
+	ndangle = 0;
+	if (qlen)
+		quarantine_sweep();
+	st.sweep = mode == GR_GC_COLLECT && !st.unsafe;
 	memset(last_cls_objects, 0, sizeof last_cls_objects);
 	memset(last_cls_bytes, 0, sizeof last_cls_bytes);
 	gr_heap_gc_foreach_span(count_span, NULL);
@@ -952,20 +1371,44 @@ static int collect(const char *why, uintptr_t sp)
 		last.leaked_objects += last_cls_objects[k];
 		last.leaked_bytes += last_cls_bytes[k];
 	}
-	last.live_objects = st.marked_objects - st.free_objects;
-	last.live_bytes = st.marked_bytes - st.free_bytes;
+	last.live_objects = st.marked_objects - st.free_objects - st.qreleased_objects - qlen;
+	uint64_t notlive = st.free_bytes + st.qreleased_bytes + st.quarantine_bytes;
+	last.live_bytes = st.marked_bytes > notlive ? st.marked_bytes - notlive : 0;
 	last.unsure = st.unsure;
+	/* The heap that stays after the sweep: what was out of mcentral at
+	 * the stop, less what the sweep frees (the pacer's base). */
+	uint64_t inuse_stop = gr_heap_inuse_bytes(), freeing = st.garbage_bytes + st.qreleased_bytes;
+	uint64_t kept = inuse_stop > freeing ? inuse_stop - freeing : 0;
 
+	extra_unlock();
 	gr_heap_gc_unlock_all();
 	gr_stw_start();
 	int64_t t_end = gr_nanotime();
+	note_pause(t_end - t_stop);
+
+	/* The sweep: the world runs; what is queued is unreachable. */
+	for (size_t i = 0; i < nsweep; i++)
+		gr_heap_free_now((void *)sweepbuf[i]);
+	if (nsweep > 4096)
+		gr_sys(SYS_madvise, (long)sweepbuf, (long)(nsweep * sizeof *sweepbuf), MADV_DONTNEED);
+	nsweep = 0;
+	pz.freed_objects += st.garbage_objects;
+	pz.freed_bytes += st.garbage_bytes;
+	for (int i = 0; i < ndangle; i++)
+		gr_printf("libgrun: possible dangling pointer: %p (%u bytes) was freed but is still referenced "
+			  "(GRUN_GC=quarantine keeps it; a conservative scan can take an integer for a pointer)\n",
+			  (void *)dangle[i].p, dangle[i].size);
+	int64_t t_sweep = gr_nanotime();
 	/* The mark stack's pages: give back what the cycle committed. */
 	if (mshigh > 4096)
 		gr_sys(SYS_madvise, (long)mstack, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
 	mshigh = 0;
-	atomic_fetch_add(&gc_ns_total, t_end - t0);
+	atomic_fetch_add(&gc_ns_total, t_sweep - t0);
+	pace(last.live_bytes, kept);
+	last_end = gr_nanotime_coarse();
+	atomic_store(&want_why, 0);
 	if (gr_cfg.gctrace)
-		trace(last.cycle, t0, t_stop, t_mark, t_end, hs.objects_bytes, why);
+		trace(last.cycle, t0, t_stop, t_mark, t_end, t_sweep, hs.objects_bytes, why);
 	gr_unlock(&gc_lock);
 	return 0;
 }
@@ -1034,8 +1477,18 @@ void gr_gc_fork_child(void)
 	/* One thread now: a cycle in progress elsewhere died with the fork
 	 * (its world-stop and heap locks are reset by their own handlers). */
 	gc_lock.state = 0;
+	qlock.state = 0;
+	kr_lock.state = 0;
 	wq_n = 0;
 	mslen = 0;
+	nsweep = 0;
+	/* The worker thread did not survive: sysmon starts another. */
+	atomic_store(&worker_on, false);
+	atomic_store(&want_why, 0);
+	atomic_store(&wake_word, 0);
+	last_end = 0;
+	if (on)
+		pace(last.live_bytes, gr_heap_inuse_bytes());
 }
 
 void gr_gc_stats(struct grun_gc_stats *s)
@@ -1047,8 +1500,17 @@ void gr_gc_stats(struct grun_gc_stats *s)
 	s->leaked_bytes = last.leaked_bytes;
 	s->live_bytes = last.live_bytes;
 	s->unsure = last.unsure;
+	s->freed_objects = pz.freed_objects;
+	s->freed_bytes = pz.freed_bytes;
+	s->goal_bytes = pz.goal == UINT64_MAX ? 0 : pz.goal;
+	s->pause_max_ns = pz.max_ns;
+	s->pause_total_ns = pz.total_ns;
+	s->pauses = pz.n;
 	gr_unlock(&gc_lock);
-	s->mode = on ? (int)gr_cfg.gc : GRUN_GC_OFF;
+	s->quarantine_objects = atomic_load(&qobjects);
+	s->quarantine_bytes = atomic_load(&qbytes);
+	s->dangling = atomic_load(&dangling_total);
+	s->mode = on ? mode : GRUN_GC_OFF;
 }
 
 bool gr_gc_enabled(void)
@@ -1065,16 +1527,12 @@ void gr_gc_atexit(void)
 void gr_gc_init(void)
 {
 	init_ns = gr_nanotime();
-	switch (gr_cfg.gc) {
-	case GR_GC_OFF:
+	if (gr_cfg.gc == GR_GC_OFF)
 		return;
-	case GR_GC_COLLECT:
-	case GR_GC_QUARANTINE:
-		gr_printf("libgrun: GRUN_GC=%s is not implemented yet; running in leak mode\n",
-			  gr_cfg.gc == GR_GC_COLLECT ? "collect" : "quarantine");
-		break;
-	case GR_GC_LEAK:
-		break;
-	}
+	mode = gr_cfg.gc;
 	on = true;
+	if (mode == GR_GC_QUARANTINE)
+		gr_heap_quarantine = quarantine;
+	gr_gc_wake_fn = gr_gc_wake;
+	pace(0, 0);
 }

@@ -11,6 +11,7 @@
 #ifndef GR_GC_H
 #define GR_GC_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/throw.h"
@@ -47,6 +48,30 @@ GR_HIDDEN void gr_gc_last(struct gr_gc_result *r);
 /* Leaked objects and bytes of the last cycle, by size class, largest
  * first (allocation sites: later phase). */
 GR_HIDDEN void gr_gc_leak_report(int fd);
+
+/* The pacer: heap bytes in use (gr_heap_inuse_bytes) that start the next
+ * cycle; UINT64_MAX when the collector is off. The heap calls gr_gc_pace
+ * on its slow paths (no lock but possibly the shared cache's held). */
+GR_HIDDEN extern _Atomic uint64_t gr_gc_trigger;
+GR_HIDDEN extern void (*gr_gc_wake_fn)(int why);	/* set before the trigger */
+GR_HIDDEN void gr_gc_wake(int why);
+enum { GC_WHY_NONE, GC_WHY_HEAP, GC_WHY_QUARANTINE, GC_WHY_LIMIT, GC_WHY_FORCED, GC_WHY_DEBUG, GC_WHY_EXIT };
+static inline void gr_gc_pace(uint64_t inuse)
+{
+	if (__builtin_expect(inuse >= atomic_load_explicit(&gr_gc_trigger, memory_order_relaxed), 0))
+		gr_gc_wake_fn(GC_WHY_HEAP);
+}
+
+/* sysmon's tick (every 10 ms or so): starts the collector's worker
+ * thread, forces a cycle every 2 minutes. */
+GR_HIDDEN void gr_gc_sysmon(int64_t now);
+
+/* Kernel-held pointers libgrun sees go by (epoll_ctl data, timer_create
+ * sigevent values): roots until deleted. key: a kind in the top byte. */
+#define GR_KROOT_EPOLL(epfd, fd) ((1ull << 56) | ((uint64_t)(uint32_t)(epfd) << 24) | (uint32_t)(fd))
+#define GR_KROOT_TIMER(id) ((2ull << 56) | ((uint64_t)(uintptr_t)(id) & ((1ull << 56) - 1)))
+GR_HIDDEN void gr_gc_kroot_set(uint64_t key, uintptr_t val);
+GR_HIDDEN void gr_gc_kroot_del(uint64_t key);
 
 /* The collector's counters for grun_debug_gc_stats (shims/grun_debug.h). */
 struct grun_gc_stats;

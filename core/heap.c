@@ -67,6 +67,7 @@
  */
 #include "core/heap.h"
 #include "core/config.h"
+#include "core/gc.h"
 #include "core/sys.h"
 
 #include <string.h>
@@ -86,6 +87,13 @@ GR_HIDDEN void gr_malloc_foreign_free(void *p) __attribute__((weak));
 #define SCAV_FLOOR (8u << 20)		/* free dirty bytes always allowed */
 
 int gr_heap_mode;
+void (*gr_heap_quarantine)(void *p, struct gr_span *s);
+/* The collector's pacer (gc.h), here so the heap links without it. */
+_Atomic uint64_t gr_gc_trigger = UINT64_MAX;
+void (*gr_gc_wake_fn)(int why);
+/* Bytes out of mcentral and the page heap: in caches or with the program
+ * (the pacer's measure, Go's heapLive). */
+static _Atomic uint64_t live_est;
 struct gr_arena **gr_arena_index;
 struct gr_mcache *gr_mcaches[GR_MAXMCACHE];
 __thread struct gr_mcache *gr_tcache;
@@ -581,6 +589,11 @@ static uint64_t release(uint64_t bytes, int64_t older_than)
 	return done;
 }
 
+uint64_t gr_heap_inuse_bytes(void)
+{
+	return atomic_load_explicit(&live_est, memory_order_relaxed);
+}
+
 void gr_heap_scavenge_tick(int64_t now)
 {
 	if (gr_heap_mode != 1)
@@ -706,6 +719,7 @@ static uint32_t central_take(unsigned cls, uint32_t want, void **out)
 	if (c->ntc && want == gr_class[cls].batch) {
 		*out = c->tc[--c->ntc];
 		gr_unlock(&c->lock);
+		atomic_fetch_add_explicit(&live_est, (uint64_t)want * gr_class[cls].size, memory_order_relaxed);
 		return want;
 	}
 	while (n < want) {
@@ -744,6 +758,7 @@ static uint32_t central_take(unsigned cls, uint32_t want, void **out)
 	atomic_store_explicit(&c->allocated, atomic_load_explicit(&c->allocated, memory_order_relaxed) + n,
 			      memory_order_relaxed);
 	gr_unlock(&c->lock);
+	atomic_fetch_add_explicit(&live_est, (uint64_t)n * gr_class[cls].size, memory_order_relaxed);
 	*out = head;
 	return n;
 }
@@ -754,6 +769,7 @@ static void central_release(unsigned cls, void *list, uint32_t n, bool to_tc)
 {
 	struct gr_central *c = &central[cls];
 	struct gr_span *empty = NULL;
+	atomic_fetch_sub_explicit(&live_est, (uint64_t)n * gr_class[cls].size, memory_order_relaxed);
 	gr_lock(&c->lock);
 	if (to_tc && n == gr_class[cls].batch && c->ntc < TCSLOTS) {
 		c->tc[c->ntc++] = list;
@@ -831,6 +847,7 @@ static void *cache_refill(struct gr_mcache *c, unsigned cls)
 	uint32_t n = central_take(cls, gr_class[cls].batch, &list);
 	if (!n)
 		return NULL;
+	gr_gc_pace(atomic_load_explicit(&live_est, memory_order_relaxed));
 	l->head = *(void **)list;
 	l->n = n - 1;
 	l->nmalloc++;
@@ -936,6 +953,7 @@ void *gr_heap_alloc_slow(size_t size)
 
 static void free_large(struct gr_span *s)
 {
+	atomic_fetch_sub_explicit(&live_est, s->npages << GR_PAGESHIFT, memory_order_relaxed);
 	atomic_fetch_add_explicit(&mheap.large_frees, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&mheap.large_free_bytes, s->npages << GR_PAGESHIFT, memory_order_relaxed);
 	gr_lock(&mheap.lock);
@@ -1007,6 +1025,8 @@ static void *alloc_large(size_t size, size_t align, bool zero)
 		memset((void *)s->base, 0, npages << GR_PAGESHIFT);
 	}
 	maybe_tick();
+	gr_gc_pace(atomic_fetch_add_explicit(&live_est, npages << GR_PAGESHIFT, memory_order_relaxed) +
+		   (npages << GR_PAGESHIFT));
 	return (void *)s->base;
 }
 
@@ -1099,6 +1119,7 @@ bool gr_heap_resize_inplace(void *p, size_t n)
 	gr_unlock(&mheap.lock);
 	if (ok) {
 		atomic_fetch_add_explicit(&mheap.large_alloc_bytes, more << GR_PAGESHIFT, memory_order_relaxed);
+		atomic_fetch_add_explicit(&live_est, more << GR_PAGESHIFT, memory_order_relaxed);
 	}
 	return ok;
 }
@@ -1359,6 +1380,14 @@ out_unlock:
 static void gc_fork_child(void)
 {
 	gc_meta_lock.state = 0;
+}
+
+void gr_heap_gc_lock_all(void)
+{
+	if (gr_heap_mode != 1)
+		return;
+	gr_heap_fork_prepare();
+	gr_lock(&gc_meta_lock);
 }
 
 bool gr_heap_gc_trylock_all(void)

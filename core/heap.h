@@ -149,8 +149,13 @@ static inline void *gr_heap_alloc(size_t size)
 	return gr_heap_alloc_slow(size);
 }
 
-/* Free p, which may be NULL or a pointer the heap does not own. */
-static inline void gr_heap_free(void *p)
+/* GRUN_GC=quarantine: free() hands objects to the collector (gc.c),
+ * which releases them once a mark proves nothing references them. */
+GR_HIDDEN extern void (*gr_heap_quarantine)(void *p, struct gr_span *s);
+
+/* Free p at once (no quarantine), which may be NULL or a pointer the
+ * heap does not own. */
+static inline void gr_heap_free_now(void *p)
 {
 	struct gr_span *s = gr_heap_spanof(p);
 	if (likely(s && s->sizeclass)) {
@@ -167,6 +172,23 @@ static inline void gr_heap_free(void *p)
 	}
 	gr_heap_free_slow(p, s);
 }
+
+/* Free p, which may be NULL or a pointer the heap does not own. */
+static inline void gr_heap_free(void *p)
+{
+	if (unlikely(gr_heap_quarantine)) {
+		struct gr_span *s = gr_heap_spanof(p);
+		if (s) {
+			gr_heap_quarantine(p, s);
+			return;
+		}
+	}
+	gr_heap_free_now(p);
+}
+
+/* Heap bytes handed out of mcentral and the page heap: objects in caches
+ * or with the program (the pacer's measure, core/gc.c). */
+GR_HIDDEN uint64_t gr_heap_inuse_bytes(void);
 
 /* Allocate size bytes aligned to align (a power of two). */
 GR_HIDDEN void *gr_heap_alloc_aligned(size_t size, size_t align);
@@ -229,6 +251,8 @@ GR_HIDDEN void gr_heap_print_metrics(int fd);
  * For core/gc.c only, with the world stopped. trylock_all takes every heap
  * lock or none (false: a stopped thread holds one; restart and retry). */
 GR_HIDDEN bool gr_heap_gc_trylock_all(void);
+/* Or before stopping the world: every heap lock, waiting for each. */
+GR_HIDDEN void gr_heap_gc_lock_all(void);
 GR_HIDDEN void gr_heap_gc_unlock_all(void);
 /* Arena numbers (address >> GR_ARENASHIFT); *lost: some were not listed. */
 GR_HIDDEN uint32_t gr_heap_gc_arenas(const uint32_t **list, bool *lost);

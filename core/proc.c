@@ -242,6 +242,11 @@ static void *mstart(void *arg);
 GR_HIDDEN void gr_identity_register(struct gr_m *m);
 GR_HIDDEN void gr_identity_wait_registered(struct gr_m *m);
 
+int gr_m_newid(void)
+{
+	return atomic_fetch_add(&mid_gen, 1) + 1;
+}
+
 static void newm(struct gr_p *p, bool spinning)
 {
 	if (atomic_load(&gr_sched.mcount) >= MAX_MS)

@@ -316,6 +316,9 @@ GR_HIDDEN extern struct gr_lock gr_allg_lock;
 GR_HIDDEN extern struct gr_g *gr_allg;
 
 GR_HIDDEN void gr_handoffp(struct gr_p *p);
+/* An M id for a runtime thread that is not an M (the collector's worker:
+ * its heap cache is gr_mcaches[id]). */
+GR_HIDDEN int gr_m_newid(void);
 GR_HIDDEN void gr_wakep(void);
 GR_HIDDEN void gr_m_block_signals(struct gr_m *m);
 

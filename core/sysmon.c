@@ -20,6 +20,7 @@
  *    the heap's scavenger return free pages (every 100 ms);
  *  - prints GRUN_DEBUG=schedtrace lines.
  */
+#include "core/gc.h"
 #include "core/proc.h"
 #include "core/sig.h"
 #include "core/config.h"
@@ -255,6 +256,7 @@ static void *sysmon(void *arg)
 		atomic_store(&kick, 0);
 		gr_sig_sysmon();
 		int64_t now = gr_nanotime();
+		gr_gc_sysmon(now);	/* the collector's worker; forced cycles */
 		int acted = retake(now);
 		/* Nobody has looked at the network for a millisecond (every M
 		 * busy running Gs): poll it; the Gs go to the global queue. */
