@@ -1394,7 +1394,10 @@ static int collect(const char *why, uintptr_t sp)
 	nsweep = 0;
 	pz.freed_objects += st.garbage_objects;
 	pz.freed_bytes += st.garbage_bytes;
-	for (int i = 0; i < ndangle; i++)
+	/* Stale copies of freed pointers are common in C (a local, a field
+	 * not cleared): a few lines per cycle, a bounded number in all. */
+	static int printed;
+	for (int i = 0; i < ndangle && i < 8 && printed < 64; i++, printed++)
 		gr_printf("libgrun: possible dangling pointer: %p (%u bytes) was freed but is still referenced "
 			  "(GRUN_GC=quarantine keeps it; a conservative scan can take an integer for a pointer)\n",
 			  (void *)dangle[i].p, dangle[i].size);

@@ -12,6 +12,7 @@
  * integers (kernel ids) or glibc's own encodings, never ours.
  */
 #include "shims/shim.h"
+#include "core/gc.h"
 #include "core/sys.h"
 
 #include <pthread.h>
@@ -105,7 +106,13 @@ GR_EXPORT int timer_create(clockid_t clock, struct sigevent *sev, timer_t *out)
 	if (gr_native || !sev || sev->sigev_notify != SIGEV_THREAD ||
 	    (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
 	     clock != CLOCK_REALTIME_ALARM && clock != CLOCK_BOOTTIME_ALARM))
-		return REAL(timer_create)(clock, sev, out);
+	{
+		int r = REAL(timer_create)(clock, sev, out);
+		/* The kernel holds the value a signal will carry: a root. */
+		if (r == 0 && sev && sev->sigev_notify != SIGEV_NONE && gr_gc_enabled())
+			gr_gc_kroot_set(GR_KROOT_TIMER(*out), (uintptr_t)sev->sigev_value.sival_ptr);
+		return r;
+	}
 	int i;
 	for (i = 0; i < MAXT; i++) {
 		bool f = false;
@@ -176,8 +183,11 @@ GR_EXPORT int timer_getoverrun(timer_t t)
 GR_EXPORT int timer_delete(timer_t t)
 {
 	struct gtimer *gt = of(t);
-	if (!gt)
+	if (!gt) {
+		if (gr_gc_enabled())
+			gr_gc_kroot_del(GR_KROOT_TIMER(t));
 		return REAL(timer_delete)(t);
+	}
 	int fd = gt->fd;
 	gt->fd = -1;
 	close(fd);	/* the watching G's read ends with EBADF */
