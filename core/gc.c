@@ -1527,6 +1527,43 @@ void gr_gc_atexit(void)
 		gr_gc_leak_report(2);
 }
 
+/* Go's runtime/metrics names where they exist. Pauses: a histogram of
+ * power-of-two buckets, "le" = upper bound in seconds. */
+static void print_metrics(int fd)
+{
+	struct grun_gc_stats g;
+	gr_gc_stats(&g);
+	char buf[2048];
+	size_t n = gr_fmt(buf, sizeof buf,
+			  "/gc/cycles/total:gc-cycles %llu\n"
+			  "/gc/heap/live:bytes %llu\n"
+			  "/gc/heap/goal:bytes %llu\n"
+			  "/cpu/classes/gc/total:cpu-seconds %lld.%09lld\n"
+			  "/gc/leaked/objects:objects %llu\n"
+			  "/gc/leaked/bytes:bytes %llu\n"
+			  "/gc/collected/objects:objects %llu\n"
+			  "/gc/collected/bytes:bytes %llu\n"
+			  "/gc/quarantine/objects:objects %llu\n"
+			  "/gc/quarantine/bytes:bytes %llu\n"
+			  "/gc/quarantine/dangling:objects %llu\n"
+			  "/gc/pauses:seconds count=%llu total=%lld.%09lld max=%lld.%09lld",
+			  (unsigned long long)g.cycles, (unsigned long long)g.live_bytes,
+			  (unsigned long long)g.goal_bytes, (long long)(atomic_load(&gc_ns_total) / 1000000000),
+			  (long long)(atomic_load(&gc_ns_total) % 1000000000), (unsigned long long)g.leaked_objects,
+			  (unsigned long long)g.leaked_bytes, (unsigned long long)g.freed_objects,
+			  (unsigned long long)g.freed_bytes, (unsigned long long)g.quarantine_objects,
+			  (unsigned long long)g.quarantine_bytes, (unsigned long long)g.dangling,
+			  (unsigned long long)g.pauses, (long long)(g.pause_total_ns / 1000000000),
+			  (long long)(g.pause_total_ns % 1000000000), (long long)(g.pause_max_ns / 1000000000),
+			  (long long)(g.pause_max_ns % 1000000000));
+	for (int b = 0; b < NPAUSEB; b++)
+		if (pz.buckets[b] && n < sizeof buf - 64)
+			n += gr_fmt(buf + n, sizeof buf - n, " le%lluus=%llu", 1ull << b,
+				    (unsigned long long)pz.buckets[b]);
+	n += gr_fmt(buf + n, sizeof buf - n, "\n");
+	gr_write_all(fd, buf, n);
+}
+
 void gr_gc_init(void)
 {
 	init_ns = gr_nanotime();
@@ -1537,5 +1574,6 @@ void gr_gc_init(void)
 	if (mode == GR_GC_QUARANTINE)
 		gr_heap_quarantine = quarantine;
 	gr_gc_wake_fn = gr_gc_wake;
+	gr_heap_metrics_hook = print_metrics;
 	pace(0, 0);
 }

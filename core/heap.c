@@ -91,6 +91,7 @@ void (*gr_heap_quarantine)(void *p, struct gr_span *s);
 /* The collector's pacer (gc.h), here so the heap links without it. */
 _Atomic uint64_t gr_gc_trigger = UINT64_MAX;
 void (*gr_gc_wake_fn)(int why);
+void (*gr_heap_metrics_hook)(int fd);
 /* Bytes out of mcentral and the page heap: in caches or with the program
  * (the pacer's measure, Go's heapLive). */
 static _Atomic uint64_t live_est;
@@ -1290,6 +1291,8 @@ void gr_heap_print_metrics(int fd)
 			  (unsigned long long)st.allocs_objects, (unsigned long long)st.frees_bytes,
 			  (unsigned long long)st.frees_objects, (unsigned long long)st.memlimit);
 	gr_write_all(fd, buf, n);
+	if (gr_heap_metrics_hook)
+		gr_heap_metrics_hook(fd);
 }
 
 void gr_heap_report(void)

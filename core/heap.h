@@ -246,6 +246,8 @@ GR_HIDDEN void gr_heap_print_stats(int fd);
 /* The metrics, one "name value" line each (lock-free reads: usable from
  * a signal handler; the goroutine dump prints them in its header). */
 GR_HIDDEN void gr_heap_print_metrics(int fd);
+/* The collector's metrics, printed after the heap's (set by gc.c). */
+GR_HIDDEN extern void (*gr_heap_metrics_hook)(int fd);
 
 /* === GC support (issue 7; heap.c's block of the same name) =============
  * For core/gc.c only, with the world stopped. trylock_all takes every heap
