@@ -132,6 +132,7 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		{ "native", offsetof(struct gr_config, native) },
 		{ "memstats", offsetof(struct gr_config, memstats) },
 		{ "leakreport", offsetof(struct gr_config, leakreport) },
+		{ "gcconcurrent", offsetof(struct gr_config, gcconcurrent) },
 	};
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
 		if (strcmp(key, bools[i].key) == 0) {
@@ -180,6 +181,7 @@ int gr_config_parse(struct gr_config *cfg, gr_getenv_fn getenv_fn,
 	cfg->gc = GR_GC_OFF;	/* not set: off until the collector is validated (README) */
 	cfg->gcpercent = 100;
 	cfg->allocsample = 512 << 10;
+	cfg->gcconcurrent = true;
 	cfg->inherit = true;
 	cfg->asyncpreempt = true;
 	cfg->rtsig = 23;	/* SIGURG */

@@ -84,6 +84,7 @@
 #include "shims/grun_debug.h"
 #include "core/config.h"
 #include "core/heap.h"
+#include "core/dirty.h"
 #include "core/proc.h"
 #include "core/realc.h"
 #include "core/sig.h"
@@ -108,6 +109,8 @@
 #define RBUF_BYTES ((size_t)1 << 20)	/* process_vm_readv bounce buffer */
 #define MAXRANGES 65536			/* excluded ranges */
 #define MAXMODSEG 4096			/* writable module segments */
+#define MAXPROT 8192			/* root ranges with dirty tracking */
+#define REG_MIN ((uintptr_t)256 << 10)	/* smaller root ranges are rescanned whole */
 #define LOCK_TRIES 2000			/* x 500 us */
 
 struct range { uintptr_t lo, hi; };
@@ -117,6 +120,7 @@ struct work {
 	char rbuf[RBUF_BYTES];
 	struct range excl[MAXRANGES];
 	struct range mods[MAXMODSEG];
+	struct range prot[MAXPROT];	/* root ranges write-protected this cycle */
 	char maps[MAPS_BYTES];
 	/* the mark stack follows, MSTACK_BYTES */
 };
@@ -181,7 +185,9 @@ static void markspan(uintptr_t w, struct gr_span *s)
 {
 	if (s->state == SPAN_SMALL) {
 		uint32_t idx = (uint32_t)(((uint64_t)(w - s->base) * s->divmul) >> 32);
-		if (idx >= s->nelems)
+		/* During a concurrent mark the span may change under us: stay
+		 * inside its bit words whatever its fields say. */
+		if (idx >= s->nelems || (idx >> 6) >= gr_span_bitwords(s))
 			return;
 		uint64_t bit = 1ull << (idx & 63);
 		if (!(gr_span_allocbits(s)[idx >> 6] & bit))
@@ -419,60 +425,6 @@ static void rescan_marked(void)
 	}
 }
 
-static void clear_marks(struct gr_span *s, void *arg)
-{
-	(void)arg;
-	memset(gr_span_markbits(s), 0, gr_span_bitwords(s) * sizeof(uint64_t));
-}
-
-/* Collect mode: queue an unreachable object to be freed after the stop. */
-static void garbage(uintptr_t a, size_t size)
-{
-	if (!st.sweep || nsweep >= SWEEP_CAP)
-		return;
-	sweepbuf[nsweep++] = a;
-	st.garbage_objects++;
-	st.garbage_bytes += size;
-}
-
-/* Count allocated, unmarked objects; clear the marks for the next cycle. */
-static void count_span(struct gr_span *s, void *arg)
-{
-	(void)arg;
-	uint64_t *ab = gr_span_allocbits(s), *mb = gr_span_markbits(s);
-	if (s->state == SPAN_LARGE) {
-		if (!(mb[0] & 1)) {
-			last_cls_objects[0]++;
-			last_cls_bytes[0] += s->npages << GR_PAGESHIFT;
-			garbage(s->base, s->npages << GR_PAGESHIFT);
-		} else {
-			st.marked_objects++;
-			st.marked_bytes += s->npages << GR_PAGESHIFT;
-		}
-		mb[0] = 0;
-		return;
-	}
-	/* Allocbits past nelems stay set (never handed out): not objects. */
-	unsigned nw = gr_span_bitwords(s);
-	uint64_t n = 0, marked = 0;
-	for (unsigned i = 0; i < nw; i++) {
-		uint64_t lo = (uint64_t)i * 64, valid = ~0ull;
-		if (lo >= s->nelems)
-			valid = 0;
-		else if (s->nelems - lo < 64)
-			valid = ~(~0ull << (s->nelems - lo));
-		uint64_t dead = ab[i] & ~mb[i] & valid;
-		n += (uint64_t)__builtin_popcountll(dead);
-		marked += (uint64_t)__builtin_popcountll(ab[i] & mb[i] & valid);
-		for (; st.sweep && dead; dead &= dead - 1)
-			garbage(s->base + (lo + (uint64_t)__builtin_ctzll(dead)) * s->elemsize, s->elemsize);
-		mb[i] = 0;
-	}
-	st.marked_objects += marked;
-	st.marked_bytes += marked * s->elemsize;
-	last_cls_objects[s->sizeclass] += n;
-	last_cls_bytes[s->sizeclass] += n * s->elemsize;
-}
 
 /* --- roots ------------------------------------------------------------------ */
 
@@ -549,7 +501,10 @@ static int sort_ranges(struct range *r, int n)
 	return m;
 }
 
-/* Scan [lo, hi) minus the excluded ranges (sorted). */
+static void protect_root(uintptr_t lo, uintptr_t hi);
+
+/* Scan [lo, hi) minus the excluded ranges (sorted); during a concurrent
+ * mark, big pieces are write-protected just before they are read. */
 static void scan_minus_excluded(uintptr_t lo, uintptr_t hi)
 {
 	/* Binary search the first range ending after lo. */
@@ -566,13 +521,17 @@ static void scan_minus_excluded(uintptr_t lo, uintptr_t hi)
 			continue;
 		if (W->excl[i].lo >= hi)
 			break;
-		if (W->excl[i].lo > lo)
+		if (W->excl[i].lo > lo) {
+			protect_root(lo, W->excl[i].lo);
 			scan_copy(lo, W->excl[i].lo);
+		}
 		if (W->excl[i].hi > lo)
 			lo = W->excl[i].hi;
 	}
-	if (lo < hi)
+	if (lo < hi) {
+		protect_root(lo, hi);
 		scan_copy(lo, hi);
+	}
 }
 
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -883,6 +842,7 @@ struct qent {
 };
 static struct qent *qbuf;
 static size_t qlen;			/* qlock */
+static size_t qterm;			/* entries older than the last termination */
 static struct gr_lock qlock;
 static _Atomic uint64_t qbytes, qobjects, q_overflow, q_doublefree, dangling_total;
 static _Atomic uint64_t qlimit = (uint64_t)64 << 20;	/* bytes that start a cycle */
@@ -936,6 +896,12 @@ static void quarantine_sweep(void)
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < qlen; i++) {
 		struct qent e = qbuf[i];
+		if (i >= qterm) {
+			/* Freed since the termination: live then, judged next time. */
+			bytes += e.size;
+			qbuf[k++] = e;
+			continue;
+		}
 		struct gr_span *s = gr_heap_spanof((void *)e.p);
 		uint64_t *mb, bit;
 		size_t size;
@@ -952,7 +918,9 @@ static void quarantine_sweep(void)
 				}
 			}
 		} else {
-			*mb |= bit;	/* not a leak: the program freed it */
+			/* Not a leak: the program freed it. (Atomic: an allocation
+			 * from an unswept span sets bits of the same word.) */
+			atomic_fetch_or_explicit((_Atomic uint64_t *)mb, bit, memory_order_relaxed);
 			if (!st.unsafe && nsweep < SWEEP_CAP) {
 				sweepbuf[nsweep++] = e.p;
 				st.qreleased_objects++;
@@ -1228,25 +1196,29 @@ static void print_ms(char *buf, size_t n, int64_t ns)
 }
 
 /* GRUN_DEBUG=gctrace=1: Go's line, then what this collector adds.
- *   gc N @T s P%: A+B+C ms clock, A+B/0/0+C ms cpu, H0->H1->L MB, G MB goal, N P (...)
- * A: stopping the world; B: marking; C: counting, queueing the sweep and
- * restarting; the pause is A+B+C until marking is concurrent. H0, H1: heap
- * objects at the start and the end of the mark; L: live (reached) heap;
- * G: heap in use that starts the next cycle. In parentheses: the trigger,
- * the sweep time, the mode's results, roots read. */
-static void trace(uint64_t cycle, int64_t t0, int64_t t_stop, int64_t t_mark, int64_t t_end, int64_t t_sweep,
-		  uint64_t heap0, const char *why)
+ *   gc N @T s P%: 0+B+C ms clock, 0+B/0/0+C ms cpu, H0->H1->L MB, G MB goal, N P (...)
+ * B: the concurrent mark (0 when the world is stopped for all of it, no
+ * dirty tracking); C: the pause, from taking the heap locks to restarting
+ * the world (there is no first pause: nothing needs the world stopped to
+ * start marking). H0, H1: heap objects at the start and the end; L: the
+ * live (reached) heap; G: the heap that starts the next cycle. In
+ * parentheses: the trigger, written pages read at the termination, the
+ * sweep's time, the mode's results, roots read. */
+static void trace(uint64_t cycle, int64_t t0, int64_t t_conc, int64_t t_stop, int64_t t_mark, int64_t t_end,
+		  int64_t t_sweep, uint64_t heap0, bool conc, long dirty, const char *why)
 {
-	char a[32], b[32], c[32], d[32];
-	print_ms(a, sizeof a, t_stop - t0);
-	print_ms(b, sizeof b, t_mark - t_stop);
-	print_ms(c, sizeof c, t_end - t_mark);
+	(void)t_mark;
+	char b[32], c[32], d[32];
+	print_ms(b, sizeof b, conc ? t_conc - t0 : 0);
+	print_ms(c, sizeof c, t_end - t_stop);
 	print_ms(d, sizeof d, t_sweep - t_end);
 	int64_t since = t0 - init_ns;
 	int64_t total = atomic_load(&gc_ns_total);
 	int64_t alive = t_sweep - init_ns;	/* the cycle included, as Go counts */
 	int pct = alive > 0 ? (int)(total * 100 / alive) : 0;
 	uint64_t live = last.live_bytes;
+	struct gr_heap_stats hs;
+	gr_heap_read_stats(&hs);
 	char extra[256];
 	if (mode == GR_GC_COLLECT)
 		gr_fmt(extra, sizeof extra, "collect: freed %llu objects, %llu B%s",
@@ -1259,65 +1231,273 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_stop, int64_t t_mark, in
 		       (unsigned long long)st.quarantine_bytes, (unsigned long long)atomic_load(&dangling_total));
 	else
 		extra[0] = 0;
-	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %s+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
-		  "%llu MB goal, %d P (%s; sweep %s ms; leak: %llu objects, %llu B;%s%s%s %llu MB roots, "
-		  "%llu kB unreadable%s)\n",
+	gr_printf("gc %llu @%lld.%03llds %d%%: 0+%s+%s ms clock, 0+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
+		  "%llu MB goal, %d P (%s; %s; %ld pages written at termination; sweep %s ms; leak: %llu objects, "
+		  "%llu B;%s%s%s %llu MB roots, %llu kB unreadable%s)\n",
 		  (unsigned long long)cycle, (long long)(since / 1000000000), (long long)(since / 1000000 % 1000),
-		  pct, a, b, c, a, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(heap0 >> 20),
+		  pct, b, c, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(hs.objects_bytes >> 20),
 		  (unsigned long long)(live >> 20), (unsigned long long)(pz.goal == UINT64_MAX ? 0 : pz.goal >> 20),
-		  gr_sched.nprocs ? gr_sched.nprocs : 1, why ? why : "forced", d,
-		  (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
+		  gr_sched.nprocs ? gr_sched.nprocs : 1, why ? why : "forced", conc ? "concurrent" : "stop-the-world",
+		  dirty, d, (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
 		  extra[0] ? " " : "", extra, extra[0] ? ";" : "", (unsigned long long)(st.root_bytes >> 20),
 		  (unsigned long long)(st.unread_bytes >> 10), st.unsure ? "; unsure" : "");
 }
 
-static int collect(const char *why, uintptr_t sp)
+/* --- dirty tracking: the concurrent mark ------------------------------------ */
+
+static bool conc_ok;		/* dirty tracking works (decided at the first cycle) */
+static bool conc_decided;
+static bool conc_phase;		/* marking concurrently: protect big roots first */
+static int nprot;
+/* Arenas registered for dirty tracking, by arena number. */
+static uint64_t arena_reg[GR_NARENAS / 64];
+
+static bool arena_track(uintptr_t a)
 {
-	if (!__atomic_load_n(&gr_heap_mode, __ATOMIC_ACQUIRE))
-		gr_heap_init();
-	if (gr_heap_mode != 1)
-		return -ENOSYS;
-	gr_lock(&gc_lock);
-	if (!work_init() || (!sweepbuf && !(sweepbuf = reserve(SWEEP_CAP * sizeof *sweepbuf)))) {
-		gr_unlock(&gc_lock);
-		return -ENOMEM;
-	}
-	int64_t t0 = gr_nanotime();
-	struct gr_heap_stats hs;
-	gr_heap_read_stats(&hs);
-	memset(&st, 0, sizeof st);
-	overflowed = false;
-	selfpid = (int)gr_sys(SYS_getpid, 0, 0, 0);
-	nmods = 0;
-	nexcl = 0;
-	/* Before the stop: ld.so's lock may be held by a thread we stop. A
-	 * module loaded after this is still scanned as an other mapping. */
-	gr_real.dl_iterate_phdr(phdr_cb, NULL);
+	size_t n = a >> GR_ARENASHIFT;
+	uint64_t bit = 1ull << (n & 63);
+	if (__atomic_load_n(&arena_reg[n >> 6], __ATOMIC_RELAXED) & bit)
+		return true;
+	if (gr_dirty_register(a, GR_ARENASIZE) < 0)
+		return false;
+	__atomic_fetch_or(&arena_reg[n >> 6], bit, __ATOMIC_RELAXED);
+	return true;
+}
 
-	/* Every lock the cycle needs, then the world: a thread stopped while
-	 * holding one would make the stop useless. A stopper that loses the
-	 * race for the world (another stop in progress) lets go and retries. */
-	int unstopped = 0, tries = 0;
-	for (;; tries++) {
-		if (tries >= LOCK_TRIES) {
-			gr_unlock(&gc_lock);
-			return -EBUSY;
+/* The heap mapped new arenas (heap lock held): tracked from the start, so
+ * a mark in progress sees every write to them. */
+static void on_arena(uintptr_t base, size_t len)
+{
+	if (!conc_ok)
+		return;
+	for (uintptr_t a = base; a < base + len; a += GR_ARENASIZE)
+		if (arena_track(a))
+			gr_dirty_protect(a, GR_ARENASIZE);
+}
+
+static bool concurrent_init(void)
+{
+	if (!conc_decided) {
+		conc_decided = true;
+		conc_ok = gr_cfg.gcconcurrent && gr_dirty_init();
+		if (conc_ok)
+			gr_heap_arena_hook = on_arena;
+		if (!conc_ok && gr_cfg.gctrace && gr_cfg.gcconcurrent)
+			gr_printf("libgrun: gc: no dirty-page tracking (%s): marking with the world stopped\n",
+				  gr_dirty_reason());
+	}
+	return conc_ok;
+}
+
+/* Register (once) and protect every heap arena: from here on, writes to
+ * the heap are recorded. False if an arena cannot be tracked. */
+static bool protect_heap(const uint32_t *arenas, uint32_t na)
+{
+	for (uint32_t i = 0; i < na; i++) {
+		uintptr_t a = (uintptr_t)arenas[i] << GR_ARENASHIFT;
+		if (!arena_track(a) || gr_dirty_protect(a, GR_ARENASIZE) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* A root range about to be read concurrently: a big one is protected
+ * first (registered if need be), so termination reads only its written
+ * pages; a small one (or one that cannot be tracked) is read again whole.
+ * Whole pages inside the range only: a page shared with a neighbour
+ * protected and read before would lose that neighbour's writes since (the
+ * partial pages at the ends are read again whole). Each range is protected
+ * once per cycle: the pieces given are disjoint. */
+static void protect_root(uintptr_t lo, uintptr_t hi)
+{
+	lo = (lo + 4095) & ~(uintptr_t)4095;
+	hi &= ~(uintptr_t)4095;
+	if (!conc_phase || hi <= lo || hi - lo < REG_MIN || nprot >= MAXPROT)
+		return;
+	if (gr_dirty_protect(lo, hi - lo) < 0 &&
+	    (gr_dirty_register(lo, hi - lo) < 0 || gr_dirty_protect(lo, hi - lo) < 0))
+		return;
+	W->prot[nprot].lo = lo;
+	W->prot[nprot].hi = hi;
+	nprot++;
+}
+
+/* Marked objects on written heap pages: scan them again. */
+static void rescan_heap_run(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	(void)arg;
+	for (uintptr_t p = lo; p < hi; p += 4096) {
+		struct gr_span *s = gr_heap_spanof((void *)p);
+		if (!s)
+			continue;
+		uintptr_t base = s->base, end = base + (s->npages << GR_PAGESHIFT);
+		if (p < base || p >= end)
+			continue;
+		uint64_t *mb = gr_span_markbits(s);
+		if (s->state == SPAN_LARGE) {
+			if (mb[0] & 1)
+				scan_direct(p, p + 4096 < end ? p + 4096 : end);
+			continue;
 		}
-		gr_lock(&qlock);
-		gr_lock(&kr_lock);
-		gr_heap_gc_lock_all();
-		if (gr_stw_stop(&unstopped) == 0)
-			break;
-		gr_heap_gc_unlock_all();
-		extra_unlock();
-		sleep_us(500);
+		if (s->state != SPAN_SMALL || !s->elemsize)
+			continue;
+		uint32_t first = (uint32_t)(((uint64_t)(p - base) * s->divmul) >> 32);
+		uintptr_t last_b = (p + 4096 < end ? p + 4096 : end) - 1;
+		uint32_t last = (uint32_t)(((uint64_t)(last_b - base) * s->divmul) >> 32);
+		unsigned nw = gr_span_bitwords(s);
+		for (uint32_t idx = first; idx <= last && idx < s->nelems && (idx >> 6) < nw; idx++)
+			if (mb[idx >> 6] & (1ull << (idx & 63))) {
+				uintptr_t o = base + (uintptr_t)idx * s->elemsize;
+				scan_direct(o, o + s->elemsize);
+			}
 	}
-	/* The world is stopped and no thread is inside the heap's locked code. */
-	int64_t t_stop = gr_nanotime();
+	drain();
+}
 
-	const uint32_t *arenas;
-	bool lost;
-	uint32_t na = gr_heap_gc_arenas(&arenas, &lost);
+/* Written pages of a protected root range. No exclusions: the range was
+ * cut from what the exclusions left (or is a module segment, which the
+ * concurrent phase excludes from the maps walk only). */
+static void scan_root_run(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	(void)arg;
+	scan_copy(lo, hi);
+}
+
+/* Rescan what was written since the last protect: heap objects already
+ * marked, and the pages of protected roots. reprotect: a round before the
+ * termination (it shrinks what the termination must read). Returns the
+ * pages found written. */
+static long dirty_round(const uint32_t *arenas, uint32_t na, bool reprotect)
+{
+	long total = 0;
+	for (uint32_t i = 0; i < na; i++) {
+		uintptr_t a = (uintptr_t)arenas[i] << GR_ARENASHIFT;
+		long r = gr_dirty_scan(a, GR_ARENASIZE, reprotect, rescan_heap_run, NULL);
+		if (r < 0) {
+			rescan_heap_run(a, a + GR_ARENASIZE, NULL);	/* all of it */
+			r = GR_ARENASIZE >> 12;
+		}
+		total += r;
+	}
+	for (int i = 0; i < nprot; i++) {
+		long r = gr_dirty_scan(W->prot[i].lo, W->prot[i].hi - W->prot[i].lo, reprotect, scan_root_run, NULL);
+		if (r < 0) {
+			scan_copy(W->prot[i].lo, W->prot[i].hi);
+			r = (long)((W->prot[i].hi - W->prot[i].lo) >> 12);
+		}
+		total += r;
+	}
+	drain();
+	return total;
+}
+
+/* Termination: [lo, hi) of a mapping (from /proc/self/maps): its protected
+ * parts by their written pages only, the rest whole. */
+static void term_scan_range(uintptr_t lo, uintptr_t hi)
+{
+	for (int i = 0; i < nprot && lo < hi; i++) {
+		struct range r = W->prot[i];
+		if (r.hi <= lo || r.lo >= hi)
+			continue;
+		if (r.lo > lo)
+			scan_minus_excluded(lo, r.lo);
+		uintptr_t a = r.lo > lo ? r.lo : lo, b = r.hi < hi ? r.hi : hi;
+		if (gr_dirty_scan(a, b - a, false, scan_root_run, NULL) < 0)
+			scan_minus_excluded(a, b);
+		lo = b;
+	}
+	if (lo < hi)
+		scan_minus_excluded(lo, hi);
+}
+
+/* /proc/self/maps (not smaps: no page-table walk) at the termination. */
+static void term_scan_maps(void)
+{
+	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		st.unsure++;
+		st.unsafe++;
+		return;
+	}
+	size_t n = 0;
+	long r;
+	while (n < MAPS_BYTES - 1 && (r = gr_sys(SYS_read, fd, (long)(W->maps + n), MAPS_BYTES - 1 - n)) > 0)
+		n += (size_t)r;
+	gr_sys(SYS_close, fd, 0, 0);
+	if (n >= MAPS_BYTES - 1) {
+		st.unsure++;
+		st.unsafe++;
+	}
+	W->maps[n] = 0;
+	for (const char *p = W->maps; *p; p = next_line(p)) {
+		const char *q = p;
+		uintptr_t lo = hex(&q);
+		q++;
+		uintptr_t hi = hex(&q);
+		q++;
+		if (q[0] != 'r' || q[1] != 'w')
+			continue;
+		bool priv = q[3] == 'p';
+		for (int field = 0; *q && *q != '\n' && field < 4; field++) {
+			while (*q && *q != ' ' && *q != '\n')
+				q++;
+			while (*q == ' ')
+				q++;
+		}
+		const char *path = q;
+		while (*q && *q != '\n')
+			q++;
+		size_t plen = (size_t)(q - path);
+		if (skip_path(path, plen))
+			continue;
+		/* A big private anonymous mapping: what mincore says is there. */
+		resident_only = priv && is_anon_path(path, plen) && hi - lo > ((uintptr_t)8 << 20);
+		term_scan_range(lo, hi);
+		resident_only = false;
+	}
+}
+
+/* --- the sweep -------------------------------------------------------------- */
+
+static bool sweep_collect;	/* collect mode and nothing unseen */
+static bool sweep_pending;	/* a sweep did not finish (fork child) */
+
+static void on_dead(uintptr_t obj, size_t size, unsigned cls, void *arg)
+{
+	(void)obj;
+	(void)arg;
+	last_cls_objects[cls]++;
+	last_cls_bytes[cls] += size;
+	if (sweep_collect) {
+		st.garbage_objects++;
+		st.garbage_bytes += size;
+	}
+}
+
+
+/* Every span the termination left unswept, page by page (a span changing
+ * meanwhile cannot make us skip one); then the quarantine's release. */
+static void sweep(void)
+{
+	memset(last_cls_objects, 0, sizeof last_cls_objects);
+	memset(last_cls_bytes, 0, sizeof last_cls_bytes);
+	gr_heap_sweep_all(sweep_collect, on_dead, NULL);
+	sweep_pending = false;
+	for (size_t i = 0; i < nsweep; i++)
+		gr_heap_free_now((void *)sweepbuf[i]);
+	if (nsweep > 4096)
+		gr_sys(SYS_madvise, (long)sweepbuf, (long)(nsweep * sizeof *sweepbuf), MADV_DONTNEED);
+	nsweep = 0;
+}
+
+/* --- a cycle ------------------------------------------------------------------ */
+
+/* Exclusions: what the roots must not scan (heap arenas, the heap's
+ * metadata, the collector's work area, G stacks, module segments); also
+ * sets the heap range for markword. */
+static void build_exclusions(const uint32_t *arenas, uint32_t na, bool lost, bool modules)
+{
+	nexcl = 0;
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	for (uint32_t i = 0; i < na; i++) {
 		uintptr_t a = (uintptr_t)arenas[i] << GR_ARENASHIFT;
@@ -1332,53 +1512,149 @@ static int collect(const char *why, uintptr_t sp)
 	}
 	heap_lo = lo;
 	heap_size = hi > lo ? hi - lo : 0;
-	gr_heap_gc_foreach_meta(exclude_meta, NULL, &lost);
-	if (lost)
+	bool mlost;
+	gr_heap_gc_foreach_meta(exclude_meta, NULL, &mlost);
+	if (mlost)
 		st.unsure++;	/* metadata scanned as roots: fewer leaks seen */
 	exclude((uintptr_t)W, (uintptr_t)W + worklen);
+	/* The collector's own lists: object addresses that are not references. */
+	if (sweepbuf)
+		exclude((uintptr_t)sweepbuf, (uintptr_t)(sweepbuf + SWEEP_CAP));
+	if (qbuf)
+		exclude((uintptr_t)qbuf, (uintptr_t)(qbuf + QCAP));
+	if (kr)
+		exclude((uintptr_t)kr, (uintptr_t)(kr + KR_CAP));
 	exclude_gstacks();
+	for (int i = 0; modules && i < nmods; i++)
+		exclude(W->mods[i].lo, W->mods[i].hi);
+}
 
-	gr_heap_gc_foreach_span(clear_marks, NULL);
-	gr_heap_gc_foreach_free(mark_free, NULL);
+static void scan_modules(void)
+{
+	for (int i = 0; i < nmods; i++) {
+		protect_root(W->mods[i].lo, W->mods[i].hi);
+		scan_copy(W->mods[i].lo, W->mods[i].hi);
+	}
+}
 
-	read_maps();
+static int collect(const char *why, uintptr_t sp)
+{
+	if (!__atomic_load_n(&gr_heap_mode, __ATOMIC_ACQUIRE))
+		gr_heap_init();
+	if (gr_heap_mode != 1)
+		return -ENOSYS;
+	gr_lock(&gc_lock);
+	if (!work_init() || (!sweepbuf && !(sweepbuf = reserve(SWEEP_CAP * sizeof *sweepbuf)))) {
+		gr_unlock(&gc_lock);
+		return -ENOMEM;
+	}
+	if (sweep_pending)
+		sweep();	/* a fork child's parent was sweeping */
+	int64_t t0 = gr_nanotime();
+	struct gr_heap_stats hs;
+	gr_heap_read_stats(&hs);
+	memset(&st, 0, sizeof st);
+	overflowed = false;
+	selfpid = (int)gr_sys(SYS_getpid, 0, 0, 0);
+	nmods = 0;
+	nexcl = 0;
+	nprot = 0;
+	/* Before any stop: ld.so's lock may be held by a thread we stop. A
+	 * module loaded after this is still scanned as an other mapping. */
+	gr_real.dl_iterate_phdr(phdr_cb, NULL);
+
+	const uint32_t *arenas;
+	bool lost;
+	uint32_t na = gr_heap_gc_arenas(&arenas, &lost);
+	bool conc = concurrent_init() && !lost;
+	long dirty_pages = 0;
+	if (conc) {
+		/* Concurrent mark. Heap writes are recorded from here on; a big
+		 * root range from just before it is read. What changes behind
+		 * the scan is read again at the termination: written pages of
+		 * the heap (marked objects on them) and of protected roots,
+		 * small roots whole, every stack and register. */
+		build_exclusions(arenas, na, lost, true);
+		conc = protect_heap(arenas, na);
+		if (conc) {
+			read_maps();
+			nexcl = sort_ranges(W->excl, nexcl);
+			conc_phase = true;
+			scan_modules();
+			scan_maps(W->maps);
+			conc_phase = false;
+			gr_lock(&kr_lock);
+			scan_kroots();
+			gr_unlock(&kr_lock);
+			drain();
+			/* Rounds of rescanning what was written meanwhile, so
+			 * that the termination finds little. */
+			for (int round = 0; round < 3; round++)
+				if (dirty_round(arenas, na, true) < 64)
+					break;
+		}
+	}
+	int64_t t_conc = gr_nanotime();
+
+	/* Every lock the termination needs, then the world: a thread stopped
+	 * while holding one would make the stop useless. A stopper that loses
+	 * the race for the world (another stop in progress) lets go, retries. */
+	int unstopped = 0, tries = 0;
+	int64_t t_stop;		/* the pause starts with the heap locks */
+	for (;; tries++) {
+		if (tries >= LOCK_TRIES) {
+			gr_unlock(&gc_lock);
+			return -EBUSY;
+		}
+		gr_lock(&qlock);
+		gr_lock(&kr_lock);
+		t_stop = gr_nanotime();
+		gr_heap_gc_lock_all();
+		if (gr_stw_stop(&unstopped) == 0)
+			break;
+		gr_heap_gc_unlock_all();
+		extra_unlock();
+		sleep_us(500);
+	}
+
+	/* Concurrent: module segments are read in the maps walk, by their
+	 * written pages where they were protected. */
+	na = gr_heap_gc_arenas(&arenas, &lost);
+	build_exclusions(arenas, na, lost, !conc);
+	if (!conc) {
+		/* Free objects first: marked, so never traced (stale words). */
+		gr_heap_gc_foreach_free(mark_free, NULL);
+		read_maps();
+	}
 	scan_self(sp, W->maps);		/* may add the caller's stack mapping */
 	gr_stw_foreach(visit_thread, NULL);
 	scan_g_tls();
 	scan_initial_tls();
-	for (int i = 0; i < nmods; i++) {
-		scan_copy(W->mods[i].lo, W->mods[i].hi);
-		exclude(W->mods[i].lo, W->mods[i].hi);
-	}
-	nexcl = sort_ranges(W->excl, nexcl);
-	scan_maps(W->maps);
 	scan_kroots();
+	if (!conc) {
+		for (int i = 0; i < nmods; i++)
+			scan_copy(W->mods[i].lo, W->mods[i].hi);
+		nexcl = sort_ranges(W->excl, nexcl);
+		scan_maps(W->maps);
+	} else {
+		nexcl = sort_ranges(W->excl, nexcl);
+		nprot = sort_ranges(W->prot, nprot);	/* term_scan_range walks them in order */
+		dirty_pages = dirty_round(arenas, na, false);
+		term_scan_maps();
+	}
 	drain();
 	rescan_marked();
+	if (conc)
+		gr_heap_gc_foreach_free(mark_free, NULL);	/* freed meanwhile: not leaks */
 	int64_t t_mark = gr_nanotime();
 
-	nsweep = 0;
-	ndangle = 0;
-	if (qlen)
-		quarantine_sweep();
-	st.sweep = mode == GR_GC_COLLECT && !st.unsafe;
-	memset(last_cls_objects, 0, sizeof last_cls_objects);
-	memset(last_cls_bytes, 0, sizeof last_cls_bytes);
-	gr_heap_gc_foreach_span(count_span, NULL);
-	last.cycle++;
-	last.leaked_objects = last.leaked_bytes = 0;
-	for (unsigned k = 0; k < GR_NCLASSES; k++) {
-		last.leaked_objects += last_cls_objects[k];
-		last.leaked_bytes += last_cls_bytes[k];
-	}
-	last.live_objects = st.marked_objects - st.free_objects - st.qreleased_objects - qlen;
-	uint64_t notlive = st.free_bytes + st.qreleased_bytes + st.quarantine_bytes;
-	last.live_bytes = st.marked_bytes > notlive ? st.marked_bytes - notlive : 0;
-	last.unsure = st.unsure;
-	/* The heap that stays after the sweep: what was out of mcentral at
-	 * the stop, less what the sweep frees (the pacer's base). */
-	uint64_t inuse_stop = gr_heap_inuse_bytes(), freeing = st.garbage_bytes + st.qreleased_bytes;
-	uint64_t kept = inuse_stop > freeing ? inuse_stop - freeing : 0;
+	/* Mark done: the sweep starts. Spans existing now are unswept;
+	 * the quarantine's entries so far are judged by this mark. */
+	atomic_fetch_add(&gr_heap_sweepgen, 1);
+	sweep_pending = true;
+	qterm = qlen;
+	sweep_collect = mode == GR_GC_COLLECT && !st.unsafe;
+	uint64_t inuse_stop = gr_heap_inuse_bytes();
 
 	extra_unlock();
 	gr_heap_gc_unlock_all();
@@ -1386,12 +1662,25 @@ static int collect(const char *why, uintptr_t sp)
 	int64_t t_end = gr_nanotime();
 	note_pause(t_end - t_stop);
 
-	/* The sweep: the world runs; what is queued is unreachable. */
-	for (size_t i = 0; i < nsweep; i++)
-		gr_heap_free_now((void *)sweepbuf[i]);
-	if (nsweep > 4096)
-		gr_sys(SYS_madvise, (long)sweepbuf, (long)(nsweep * sizeof *sweepbuf), MADV_DONTNEED);
+	/* The sweep, concurrent with the program. */
 	nsweep = 0;
+	ndangle = 0;
+	gr_lock(&qlock);
+	if (qterm)
+		quarantine_sweep();
+	gr_unlock(&qlock);
+	sweep();
+	last.cycle++;
+	last.leaked_objects = last.leaked_bytes = 0;
+	for (unsigned k = 0; k < GR_NCLASSES; k++) {
+		last.leaked_objects += last_cls_objects[k];
+		last.leaked_bytes += last_cls_bytes[k];
+	}
+	last.live_objects = st.live_objects;
+	last.live_bytes = st.live_bytes;
+	last.unsure = st.unsure;
+	uint64_t freeing = st.garbage_bytes + st.qreleased_bytes;
+	uint64_t kept = inuse_stop > freeing ? inuse_stop - freeing : 0;
 	pz.freed_objects += st.garbage_objects;
 	pz.freed_bytes += st.garbage_bytes;
 	/* Stale copies of freed pointers are common in C (a local, a field
@@ -1402,6 +1691,7 @@ static int collect(const char *why, uintptr_t sp)
 			  "(GRUN_GC=quarantine keeps it; a conservative scan can take an integer for a pointer)\n",
 			  (void *)dangle[i].p, dangle[i].size);
 	int64_t t_sweep = gr_nanotime();
+
 	/* The mark stack's pages: give back what the cycle committed. */
 	if (mshigh > 4096)
 		gr_sys(SYS_madvise, (long)mstack, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
@@ -1411,7 +1701,8 @@ static int collect(const char *why, uintptr_t sp)
 	last_end = gr_nanotime_coarse();
 	atomic_store(&want_why, 0);
 	if (gr_cfg.gctrace)
-		trace(last.cycle, t0, t_stop, t_mark, t_end, t_sweep, hs.objects_bytes, why);
+		trace(last.cycle, t0, t_conc, t_stop, t_mark, t_end, t_sweep, hs.objects_bytes, conc, dirty_pages,
+		      why);
 	gr_unlock(&gc_lock);
 	return 0;
 }
@@ -1477,6 +1768,12 @@ void gr_gc_leak_report(int fd)
 
 void gr_gc_fork_child(void)
 {
+	/* First: the inherited userfaultfd still acts on the parent (dirty.h). */
+	gr_dirty_fork_child();
+	conc_decided = false;
+	conc_ok = false;
+	gr_heap_arena_hook = NULL;
+	memset(arena_reg, 0, sizeof arena_reg);
 	/* One thread now: a cycle in progress elsewhere died with the fork
 	 * (its world-stop and heap locks are reset by their own handlers). */
 	gc_lock.state = 0;

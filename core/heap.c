@@ -92,6 +92,8 @@ void (*gr_heap_quarantine)(void *p, struct gr_span *s);
 _Atomic uint64_t gr_gc_trigger = UINT64_MAX;
 void (*gr_gc_wake_fn)(int why);
 void (*gr_heap_metrics_hook)(int fd);
+_Atomic uint8_t gr_heap_sweepgen;
+void (*gr_heap_arena_hook)(uintptr_t base, size_t len);
 /* Bytes out of mcentral and the page heap: in caches or with the program
  * (the pacer's measure, Go's heapLive). */
 static _Atomic uint64_t live_est;
@@ -392,6 +394,8 @@ static bool grow_locked(size_t npages)
 		return false;
 	}
 	gr_sys(SYS_madvise, base, len, MADV_NOHUGEPAGE);	/* ignored error: THP may be unsupported */
+	if (gr_heap_arena_hook)
+		gr_heap_arena_hook(base, len);	/* the collector tracks writes from the start */
 	for (uintptr_t a = base; a < base + len; a += GR_ARENASIZE) {
 		struct gr_arena *ar = meta_alloc(sizeof *ar);
 		memset(ar->zero, 0xff, sizeof ar->zero);
@@ -439,6 +443,7 @@ static struct gr_span *carve_locked(struct gr_span *f, uintptr_t start, size_t n
 	struct gr_span *s = span_new_locked(bigbits);
 	s->base = start;
 	s->npages = n;
+	atomic_store_explicit(&s->sweepgen, atomic_load(&gr_heap_sweepgen), memory_order_relaxed);
 	/* Zero-page counts: count the small pieces, derive the big one
 	 * (the remainder of a large free span is often most of an arena). */
 	size_t zcut = zero_bits(start, n, 0);
@@ -737,12 +742,18 @@ static uint32_t central_take(unsigned cls, uint32_t want, void **out)
 		uint64_t *ab = gr_span_allocbits(s);
 		unsigned nw = gr_span_bitwords(s), taken = 0;
 		uintptr_t size = s->elemsize;
+		/* Not swept since the last mark: what it hands out is black. */
+		bool black = atomic_load_explicit(&s->sweepgen, memory_order_relaxed) !=
+			     atomic_load_explicit(&gr_heap_sweepgen, memory_order_relaxed);
 		for (unsigned i = s->freeword; i < nw && n < want; i++) {
 			uint64_t free = ~ab[i];
 			while (free && n < want) {
 				unsigned b = (unsigned)__builtin_ctzll(free);
 				free &= free - 1;
 				ab[i] |= 1ull << b;
+				if (black)
+					atomic_fetch_or_explicit((_Atomic uint64_t *)&gr_span_markbits(s)[i],
+								 1ull << b, memory_order_relaxed);
 				void *obj = (void *)(s->base + ((uintptr_t)i * 64 + b) * size);
 				*tail = obj;
 				tail = (void **)obj;
@@ -1383,6 +1394,110 @@ out_unlock:
 static void gc_fork_child(void)
 {
 	gc_meta_lock.state = 0;
+}
+
+bool gr_heap_sweep_span(struct gr_span *s, bool collect, void (*fn)(uintptr_t obj, size_t size, unsigned cls,
+								    void *arg), void *arg)
+{
+	if (gr_heap_mode != 1)
+		return false;
+	uint8_t gen = atomic_load(&gr_heap_sweepgen);
+	unsigned cls = s->sizeclass;
+	if (s->state == SPAN_LARGE) {
+		gr_lock(&mheap.lock);
+		if (s->state != SPAN_LARGE || atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == gen) {
+			gr_unlock(&mheap.lock);
+			return false;
+		}
+		uint64_t *mb = gr_span_markbits(s);
+		bool dead = !(atomic_load_explicit((_Atomic uint64_t *)mb, memory_order_relaxed) & 1);
+		*mb = 0;
+		atomic_store_explicit(&s->sweepgen, gen, memory_order_relaxed);
+		if (dead && fn)
+			fn(s->base, s->npages << GR_PAGESHIFT, 0, arg);
+		gr_unlock(&mheap.lock);
+		if (dead && collect)
+			free_large(s);	/* unreachable: nobody else frees it */
+		return true;
+	}
+	if (s->state != SPAN_SMALL || !cls)
+		return false;
+	struct gr_central *c = &central[cls];
+	gr_lock(&c->lock);
+	if (s->state != SPAN_SMALL || s->sizeclass != cls ||
+	    atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == gen) {
+		gr_unlock(&c->lock);
+		return false;
+	}
+	/* Bits past nelems are set in allocbits (never handed out) and never
+	 * marked: mask them. Freeing clears allocbits, as central_release
+	 * does, without touching the objects (cache misses). */
+	uint64_t *ab = gr_span_allocbits(s), *mb = gr_span_markbits(s);
+	unsigned nw = gr_span_bitwords(s);
+	uint32_t n = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		uint64_t lo = (uint64_t)i * 64, valid = ~0ull;
+		if (lo >= s->nelems)
+			valid = 0;
+		else if (s->nelems - lo < 64)
+			valid = ~(~0ull << (s->nelems - lo));
+		uint64_t m = atomic_exchange_explicit((_Atomic uint64_t *)&mb[i], 0, memory_order_relaxed);
+		uint64_t dead = ab[i] & ~m & valid;
+		if (!dead)
+			continue;
+		for (uint64_t d = dead; fn && d; d &= d - 1)
+			fn(s->base + (lo + (uint64_t)__builtin_ctzll(d)) * s->elemsize, s->elemsize, cls, arg);
+		if (collect) {
+			ab[i] &= ~dead;
+			n += (uint32_t)__builtin_popcountll(dead);
+			if (i < s->freeword)
+				s->freeword = i;
+		}
+	}
+	atomic_store_explicit(&s->sweepgen, gen, memory_order_relaxed);
+	bool empty = false;
+	if (n) {
+		s->allocount -= n;
+		if (!s->onpartial)
+			partial_push(c, s);
+		if (s->allocount == 0 && (s->next || s->prev)) {
+			partial_remove(c, s);	/* empty, not the class's only partial span */
+			empty = true;
+		}
+		atomic_store_explicit(&c->allocated, atomic_load_explicit(&c->allocated, memory_order_relaxed) - n,
+				      memory_order_relaxed);
+		atomic_fetch_sub_explicit(&live_est, (uint64_t)n * gr_class[cls].size, memory_order_relaxed);
+	}
+	gr_unlock(&c->lock);
+	if (empty) {
+		gr_lock(&mheap.lock);
+		atomic_fetch_sub_explicit(&mheap.small_span_bytes, s->npages << GR_PAGESHIFT, memory_order_relaxed);
+		free_pages_locked(s);
+		gr_unlock(&mheap.lock);
+		maybe_tick();
+	}
+	return true;
+}
+
+void gr_heap_sweep_all(bool collect, void (*fn)(uintptr_t obj, size_t size, unsigned cls, void *arg), void *arg)
+{
+	if (gr_heap_mode != 1)
+		return;
+	/* Page by page, a span at its first page: the program runs, spans
+	 * come and go, and a span's size read now must not make us skip one
+	 * left unswept (its stale marks would hide objects from the next
+	 * mark). Spans created meanwhile are born swept. */
+	uint32_t n = atomic_load_explicit(&gc_narenas, memory_order_acquire);
+	for (uint32_t i = 0; i < n; i++) {
+		uintptr_t base = (uintptr_t)gc_arenas[i] << GR_ARENASHIFT;
+		struct gr_arena *ar = arena_of(base);
+		for (unsigned pg = 0; pg < GR_ARENAPAGES; pg++) {
+			struct gr_span *s = __atomic_load_n(&ar->spans[pg], __ATOMIC_ACQUIRE);
+			if (s && s->base == base + ((uintptr_t)pg << GR_PAGESHIFT) &&
+			    (s->state == SPAN_SMALL || s->state == SPAN_LARGE))
+				gr_heap_sweep_span(s, collect, fn, arg);
+		}
+	}
 }
 
 void gr_heap_gc_lock_all(void)

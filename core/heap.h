@@ -40,7 +40,8 @@ enum gr_spanstate {
  *
  * Small spans: allocount == number of set allocbits == objects handed out
  * to caches (and from there to the program); free objects are the clear
- * bits. markbits are the GC's (reserved, zero until the GC exists). */
+ * bits. markbits are the collector's: set by its mark, read and cleared by
+ * its sweep (gr_heap_sweep_span); zero in a span created since. */
 struct gr_span {
 	uintptr_t base;			/* first byte; fixed while in use */
 	size_t npages;			/* fixed while in use; heap lock for free spans */
@@ -50,6 +51,7 @@ struct gr_span {
 	uint8_t bigbits;		/* struct has GR_BIGBITWORDS bit words (else 1) */
 	bool needzero;			/* large: some page may be nonzero */
 	bool onpartial;			/* on its central's partial list; central lock */
+	_Atomic uint8_t sweepgen;	/* == gr_heap_sweepgen: swept since the last mark (gc.c) */
 	uint32_t elemsize;		/* fixed while in use */
 	uint32_t nelems;
 	uint32_t divmul;
@@ -255,6 +257,24 @@ GR_HIDDEN extern void (*gr_heap_metrics_hook)(int fd);
 GR_HIDDEN bool gr_heap_gc_trylock_all(void);
 /* Or before stopping the world: every heap lock, waiting for each. */
 GR_HIDDEN void gr_heap_gc_lock_all(void);
+
+/* The sweep (gc.c). The mark's termination bumps gr_heap_sweepgen with the
+ * world stopped: every span then existing is unswept until
+ * gr_heap_sweep_span; objects carved from an unswept span are marked
+ * (allocation is black until its span is swept), spans created later are
+ * born swept. Sweeping a span reports each allocated, unmarked object
+ * (dead) to fn, frees them too when collect is set, and clears the marks.
+ * fn runs with the span's central lock (small) or the heap lock (large)
+ * held: it must not allocate or take locks. Returns false if s is no
+ * longer an in-use span or was swept already. */
+GR_HIDDEN extern _Atomic uint8_t gr_heap_sweepgen;
+/* Called with the heap lock held when arenas [base, base+len) are mapped. */
+GR_HIDDEN extern void (*gr_heap_arena_hook)(uintptr_t base, size_t len);
+/* Sweep every span (the program running). */
+GR_HIDDEN void gr_heap_sweep_all(bool collect, void (*fn)(uintptr_t obj, size_t size, unsigned cls, void *arg),
+				 void *arg);
+GR_HIDDEN bool gr_heap_sweep_span(struct gr_span *s, bool collect, void (*fn)(uintptr_t obj, size_t size,
+									 unsigned cls, void *arg), void *arg);
 GR_HIDDEN void gr_heap_gc_unlock_all(void);
 /* Arena numbers (address >> GR_ARENASHIFT); *lost: some were not listed. */
 GR_HIDDEN uint32_t gr_heap_gc_arenas(const uint32_t **list, bool *lost);
