@@ -1098,21 +1098,42 @@ static _Atomic bool worker_on;
 static int64_t last_end;		/* coarse ns; the last cycle's end */
 static const char *const why_names[] = { "none", "heap", "quarantine", "limit", "forced", "debug", "exit" };
 
+static struct gr_m worker_m;		/* the worker's identity (worker()) */
+static _Atomic uint32_t cycle_end;	/* bumped at each cycle's end (futex) */
+static _Atomic uint64_t assist_waits;
+
+/* gr_gc_assist_check found the heap 1.5x over its goal with a cycle
+ * running: wait for its end, a millisecond at a time, at most 20 ms. Not
+ * the collector's own thread, not in a signal handler's malloc (a G's
+ * handler runs on its stack: it would only wait, never deadlock). */
+static void assist(void)
+{
+	if (gr_curm == &worker_m || !atomic_load(&want_why))
+		return;
+	atomic_fetch_add_explicit(&assist_waits, 1, memory_order_relaxed);
+	uint32_t seen = atomic_load(&cycle_end);
+	for (int i = 0; i < 20 && atomic_load(&want_why) && atomic_load(&cycle_end) == seen; i++) {
+		struct timespec ts = { 0, 1000000 };
+		gr_futex_wait(&cycle_end, seen, &ts);
+	}
+}
+
 void gr_gc_wake(int why)
 {
 	int z = 0;
 	if (!on || !atomic_compare_exchange_strong(&want_why, &z, why))
 		return;
 	/* Until the next cycle's end the trigger would fire on every slow
-	 * path: park it. */
+	 * path: park it; from half over the goal allocators assist. */
+	uint64_t goal = atomic_load(&gr_gc_trigger);
 	atomic_store(&gr_gc_trigger, UINT64_MAX);
+	if (goal != UINT64_MAX)
+		atomic_store(&gr_gc_hard, goal + goal / 2);
 	atomic_store(&wake_word, 1);
 	gr_futex_wake(&wake_word, 1);
 	if (!atomic_load(&worker_on))
 		gr_sysmon_kick();	/* it starts the worker */
 }
-
-static struct gr_m worker_m;
 
 static void *worker(void *arg)
 {
@@ -1133,6 +1154,7 @@ static void *worker(void *arg)
 		if (why && gr_gc_collect(why_names[why]) != 0) {
 			/* Could not run (the world could not be had): retry later. */
 			atomic_store(&want_why, 0);
+			atomic_store(&gr_gc_hard, UINT64_MAX);
 			pace(last.live_bytes, gr_heap_inuse_bytes());
 		}
 	}
@@ -1700,6 +1722,9 @@ static int collect(const char *why, uintptr_t sp)
 	pace(last.live_bytes, kept);
 	last_end = gr_nanotime_coarse();
 	atomic_store(&want_why, 0);
+	atomic_store(&gr_gc_hard, UINT64_MAX);
+	atomic_fetch_add(&cycle_end, 1);
+	gr_futex_wake(&cycle_end, INT32_MAX);
 	if (gr_cfg.gctrace)
 		trace(last.cycle, t0, t_conc, t_stop, t_mark, t_end, t_sweep, hs.objects_bytes, conc, dirty_pages,
 		      why);
@@ -1871,6 +1896,7 @@ void gr_gc_init(void)
 	if (mode == GR_GC_QUARANTINE)
 		gr_heap_quarantine = quarantine;
 	gr_gc_wake_fn = gr_gc_wake;
+	gr_gc_assist_fn = assist;
 	gr_heap_metrics_hook = print_metrics;
 	pace(0, 0);
 }

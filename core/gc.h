@@ -62,6 +62,18 @@ static inline void gr_gc_pace(uint64_t inuse)
 		gr_gc_wake_fn(GC_WHY_HEAP);
 }
 
+/* Assists: while a cycle runs and the heap has outgrown its goal by half,
+ * an allocating thread (no heap lock held) waits a little for the cycle
+ * to end, giving the collector the CPU (a mark assist that yields instead
+ * of marking: one marker thread, no per-G mark work). */
+GR_HIDDEN extern _Atomic uint64_t gr_gc_hard;
+GR_HIDDEN extern void (*gr_gc_assist_fn)(void);
+static inline void gr_gc_assist_check(uint64_t live)
+{
+	if (__builtin_expect(live >= atomic_load_explicit(&gr_gc_hard, memory_order_relaxed), 0))
+		gr_gc_assist_fn();
+}
+
 /* sysmon's tick (every 10 ms or so): starts the collector's worker
  * thread, forces a cycle every 2 minutes. */
 GR_HIDDEN void gr_gc_sysmon(int64_t now);

@@ -91,6 +91,8 @@ void (*gr_heap_quarantine)(void *p, struct gr_span *s);
 /* The collector's pacer (gc.h), here so the heap links without it. */
 _Atomic uint64_t gr_gc_trigger = UINT64_MAX;
 void (*gr_gc_wake_fn)(int why);
+_Atomic uint64_t gr_gc_hard = UINT64_MAX;
+void (*gr_gc_assist_fn)(void);
 void (*gr_heap_metrics_hook)(int fd);
 _Atomic uint8_t gr_heap_sweepgen;
 void (*gr_heap_arena_hook)(uintptr_t base, size_t len);
@@ -960,6 +962,7 @@ void *gr_heap_alloc_slow(size_t size)
 	}
 	if (locked)
 		gr_unlock(&shared_lock);
+	gr_gc_assist_check(atomic_load_explicit(&live_est, memory_order_relaxed));
 	return p;
 }
 
@@ -1037,8 +1040,10 @@ static void *alloc_large(size_t size, size_t align, bool zero)
 		memset((void *)s->base, 0, npages << GR_PAGESHIFT);
 	}
 	maybe_tick();
-	gr_gc_pace(atomic_fetch_add_explicit(&live_est, npages << GR_PAGESHIFT, memory_order_relaxed) +
-		   (npages << GR_PAGESHIFT));
+	uint64_t live = atomic_fetch_add_explicit(&live_est, npages << GR_PAGESHIFT, memory_order_relaxed) +
+			(npages << GR_PAGESHIFT);
+	gr_gc_pace(live);
+	gr_gc_assist_check(live);
 	return (void *)s->base;
 }
 
