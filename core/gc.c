@@ -132,7 +132,10 @@ static uintptr_t *mstack;		/* (base, size) pairs; gc_lock */
 static size_t mslen, mscap;		/* in words */
 static size_t mshigh;			/* high-water mark, words */
 static int nexcl, nmods;
-static uintptr_t heap_lo, heap_size;	/* quick rejection: [lo, lo+size) */
+/* Quick rejection: [heap_lo1 + 1, heap_lo1 + 1 + heap_size). Kept off by
+ * one: libgrun's data is a root, and the lowest arena's base there would
+ * keep the object at that address alive. */
+static uintptr_t heap_lo1, heap_size;
 static bool on;				/* GRUN_GC asked for a collector */
 static int mode = GR_GC_OFF;		/* GRUN_GC when on */
 
@@ -217,7 +220,7 @@ static unsigned wq_head, wq_n;
 
 static inline void markword(uintptr_t w)
 {
-	if (w - heap_lo >= heap_size)
+	if (w - 1 - heap_lo1 >= heap_size)
 		return;
 	struct gr_span *s = gr_heap_spanof((void *)w);
 	if (!s)
@@ -1099,6 +1102,7 @@ static int64_t last_end;		/* coarse ns; the last cycle's end */
 static const char *const why_names[] = { "none", "heap", "quarantine", "limit", "forced", "debug", "exit" };
 
 static struct gr_m worker_m;		/* the worker's identity (worker()) */
+static void start_worker(void);
 static _Atomic uint32_t cycle_end;	/* bumped at each cycle's end (futex) */
 static _Atomic uint64_t assist_waits;
 
@@ -1108,8 +1112,14 @@ static _Atomic uint64_t assist_waits;
  * handler runs on its stack: it would only wait, never deadlock). */
 static void assist(void)
 {
-	if (gr_curm == &worker_m || !atomic_load(&want_why))
+	if (gr_curm == &worker_m || !atomic_load(&want_why) || gr_in_vfork_child())
 		return;
+	if (!atomic_load(&worker_on)) {
+		start_worker();
+		uint64_t goal = pz.goal;
+		atomic_store(&gr_gc_hard, goal == UINT64_MAX ? UINT64_MAX : goal + goal / 8);
+		return;
+	}
 	atomic_fetch_add_explicit(&assist_waits, 1, memory_order_relaxed);
 	uint32_t seen = atomic_load(&cycle_end);
 	for (int i = 0; i < 20 && atomic_load(&want_why) && atomic_load(&cycle_end) == seen; i++) {
@@ -1127,8 +1137,10 @@ void gr_gc_wake(int why)
 	 * path: park it; from half over the goal allocators assist. */
 	uint64_t goal = atomic_load(&gr_gc_trigger);
 	atomic_store(&gr_gc_trigger, UINT64_MAX);
-	if (goal != UINT64_MAX)
-		atomic_store(&gr_gc_hard, goal + goal / 2);
+	if (!atomic_load(&worker_on))
+		atomic_store(&gr_gc_hard, 0);	/* the next allocation starts the worker */
+	else if (goal != UINT64_MAX)
+		atomic_store(&gr_gc_hard, goal + goal / 8);
 	atomic_store(&wake_word, 1);
 	gr_futex_wake(&wake_word, 1);
 	if (!atomic_load(&worker_on))
@@ -1161,23 +1173,38 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Start the worker thread once: from sysmon, or from an allocation that
+ * wants a cycle (no heap lock held) when sysmon is not running (a program
+ * that never made a thread). Born with every signal blocked but the
+ * runtime's. */
+static void start_worker(void)
+{
+	bool f = false;
+	if (!atomic_compare_exchange_strong(&worker_on, &f, true))
+		return;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	uint64_t all = ~0ull & ~(1ull << (GR_RTSIG - 1)), old;
+	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
+	pthread_t t;
+	int r = gr_real.pthread_create(&t, &attr, worker, NULL);
+	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+	pthread_attr_destroy(&attr);
+	if (r != 0)
+		gr_printf("libgrun: GRUN_GC: cannot create the collector's thread (error %d): cycles run only "
+			  "when forced\n", r);
+	if (!last_end)
+		last_end = gr_nanotime_coarse();
+}
+
 void gr_gc_sysmon(int64_t now)
 {
 	if (!on)
 		return;
-	if (!atomic_load(&worker_on)) {
-		atomic_store(&worker_on, true);
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setstacksize(&attr, 256 << 10);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		pthread_t t;
-		if (gr_real.pthread_create(&t, &attr, worker, NULL) != 0)
-			gr_printf("libgrun: GRUN_GC: cannot create the collector's thread; no cycles but forced ones\n");
-		pthread_attr_destroy(&attr);
-		if (!last_end)
-			last_end = now;
-	}
+	if (!atomic_load(&worker_on))
+		start_worker();
 	if (now - last_end > (int64_t)120 * 1000000000)
 		gr_gc_wake(GC_WHY_FORCED);
 }
@@ -1532,7 +1559,7 @@ static void build_exclusions(const uint32_t *arenas, uint32_t na, bool lost, boo
 		lo = 0;
 		hi = (uintptr_t)1 << GR_ADDRBITS;
 	}
-	heap_lo = lo;
+	heap_lo1 = lo - 1;
 	heap_size = hi > lo ? hi - lo : 0;
 	bool mlost;
 	gr_heap_gc_foreach_meta(exclude_meta, NULL, &mlost);
@@ -1597,6 +1624,10 @@ static int collect(const char *why, uintptr_t sp)
 		 * the heap (marked objects on them) and of protected roots,
 		 * small roots whole, every stack and register. */
 		build_exclusions(arenas, na, lost, true);
+		/* Arenas mapped during the mark may lie outside today's range:
+		 * no quick rejection until the termination (spanof decides). */
+		heap_lo1 = UINTPTR_MAX;
+		heap_size = (uintptr_t)1 << GR_ADDRBITS;
 		conc = protect_heap(arenas, na);
 		if (conc) {
 			read_maps();

@@ -192,7 +192,7 @@ static struct {
 	struct gr_span *free[FREELISTS];	/* by npages; [0] = large */
 	uint64_t nonempty[FREELISTS / 64];	/* bit n: free[n] non-empty */
 	struct gr_span *deadspans[2];		/* recycled structs by bigbits */
-	uintptr_t hint;				/* end of the last arena reserved */
+	uintptr_t hint;				/* page number of the end of the last arena reserved */
 	_Atomic uint64_t free_pages, zero_pages;	/* over listed free spans */
 	_Atomic uint64_t inuse_pages;		/* in small and large spans */
 	_Atomic uint64_t mapped;		/* bytes of arenas */
@@ -364,9 +364,10 @@ static uintptr_t reserve(size_t len)
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	if (mheap.hint) {
-		void *p = gr_mmap((void *)mheap.hint, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+		uintptr_t hint = mheap.hint << GR_PAGESHIFT;
+		void *p = gr_mmap((void *)hint, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 		if (p != (void *)-1) {
-			if ((uintptr_t)p == mheap.hint)
+			if ((uintptr_t)p == hint)
 				return (uintptr_t)p;
 			gr_munmap(p, len);
 		}
@@ -404,7 +405,7 @@ static bool grow_locked(size_t npages)
 		__atomic_store_n(&gr_arena_index[a >> GR_ARENASHIFT], ar, __ATOMIC_RELEASE);
 		gc_note_arena(a);	/* GC support block */
 	}
-	mheap.hint = base + len;
+	mheap.hint = (base + len) >> GR_PAGESHIFT;	/* a page number: not a heap address (gc roots) */
 	atomic_fetch_add_explicit(&mheap.mapped, len, memory_order_relaxed);
 	struct gr_span *s = span_new_locked(false);
 	s->base = base;
