@@ -876,6 +876,15 @@ static void quarantine(void *p, struct gr_span *s)
 		return;
 	}
 	w[0] = a ^ QMAGIC;
+	/* Cleared, as MarkUs does: a freed object that is still referenced
+	 * must not keep what it pointed to alive (chains of stale pointers
+	 * would hold everything freed). A large one gives its pages back. */
+	if (s->state != SPAN_LARGE) {
+		memset(w + 1, 0, size - 8);
+	} else {
+		memset(w + 1, 0, 4096 - 8);
+		gr_sys(SYS_madvise, (long)(a + 4096), (long)(size - 4096), MADV_DONTNEED);
+	}
 	qbuf[qlen].p = a;
 	qbuf[qlen].size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 	qbuf[qlen].flags = 0;
@@ -1177,11 +1186,15 @@ static void *worker(void *arg)
  * wants a cycle (no heap lock held) when sysmon is not running (a program
  * that never made a thread). Born with every signal blocked but the
  * runtime's. */
+GR_HIDDEN void gr_signal_runtime_early(void);
+
 static void start_worker(void)
 {
 	bool f = false;
 	if (!atomic_compare_exchange_strong(&worker_on, &f, true))
 		return;
+	if (!atomic_load(&gr_sched.started))
+		gr_signal_runtime_early();	/* the initial thread must be stoppable */
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 << 10);

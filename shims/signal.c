@@ -409,6 +409,17 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* The collector's worker may run before the scheduler starts (a program
+ * that has made no thread yet): the initial thread must then answer a
+ * stop-the-world request as a foreign thread does, so the runtime signal's
+ * handler goes in now. gr_signal_start installs it again (idempotent). */
+GR_HIDDEN void gr_signal_runtime_early(void)
+{
+	if (gr_native)
+		return;
+	install(GR_RTSIG, urg_handler);
+}
+
 GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 {
 	gr_real.dl_iterate_phdr(find_self, NULL);
