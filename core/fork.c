@@ -23,6 +23,7 @@
 #include "core/proc.h"
 #include "core/heap.h"
 #include "core/gc.h"
+#include "core/allocsite.h"
 #include "core/netpoll.h"
 #include "core/sema.h"
 #include "core/stack.h"
@@ -50,6 +51,7 @@ void gr_fork_prepare(void)
 {
 	gr_lock(&fork_lock);
 	gr_heap_fork_prepare();	/* heap (issue 6): its locks; the heap takes no runtime lock */
+	gr_allocsite_fork_prepare();	/* allocation sites (issue 7): leaf locks */
 	if (!atomic_load(&gr_sched.started))
 		return;
 	forking = true;
@@ -64,6 +66,7 @@ void gr_fork_parent(void)
 		gr_proc_fork_parent();
 		gr_tls_fork_parent();
 	}
+	gr_allocsite_fork_parent();
 	gr_heap_fork_parent();	/* heap (issue 6) */
 	gr_unlock(&fork_lock);
 }
@@ -71,6 +74,7 @@ void gr_fork_parent(void)
 void gr_fork_child(void)
 {
 	gr_heap_fork_child();	/* heap (issue 6): first, before anything allocates */
+	gr_allocsite_fork_child();
 	gr_gc_fork_child();	/* collector (issue 7): its lock may have been held */
 	memset(&fork_lock, 0, sizeof fork_lock);
 	if (!forking)

@@ -85,6 +85,7 @@
 #include "core/config.h"
 #include "core/heap.h"
 #include "core/dirty.h"
+#include "core/allocsite.h"
 #include "core/proc.h"
 #include "core/realc.h"
 #include "core/sig.h"
@@ -434,9 +435,17 @@ static void rescan_marked(void)
 static struct range maps_find(const char *text, uintptr_t a);
 static void exclude(uintptr_t lo, uintptr_t hi);
 
+static int worker_tid;			/* the collector's thread, once started */
+static uintptr_t worker_sp_hint;	/* an address in its stack */
+
 static void visit_thread(const struct gr_stw_thread *t, void *arg)
 {
 	(void)arg;
+	/* The worker, stopped by a cycle another thread runs (a forced one,
+	 * the exit's), is idle: waiting for work or for gc_lock. It holds no
+	 * program pointer; its registers and stack only stale ones. */
+	if (worker_tid && t->tid == worker_tid && !t->g)
+		return;
 	for (int i = 0; i < t->nregs; i++)
 		markword(t->regs[i]);
 	if (t->fpstate)
@@ -639,6 +648,8 @@ static bool is_anon_path(const char *path, size_t len)
 	       strncmp(path, "[anon:", 6) == 0;
 }
 
+static bool conc_phase;		/* marking concurrently (see the concurrent mark) */
+
 struct mapping {
 	uintptr_t lo, hi;
 	bool rw, skip, anon;
@@ -722,6 +733,12 @@ static void scan_maps(const char *text)
 		size_t plen = (size_t)(q - path);
 		m.skip = skip_path(path, plen);
 		m.anon = is_anon_path(path, plen);
+		/* The initial thread's stack while it is no G: below its sp it
+		 * is dead, and only a stop tells where sp is. The termination
+		 * reads it from there (visit_thread). */
+		if (conc_phase && plen >= 7 && strncmp(path, "[stack]", 7) == 0 &&
+		    !atomic_load(&gr_sched.started))
+			m.skip = true;
 	}
 	if (have)
 		scan_mapping(&m);
@@ -729,6 +746,8 @@ static void scan_maps(const char *text)
 
 /* The collector's frame spills the caller's callee-saved registers at
  * regs (gr_gc_collect): scan from there to the top of the caller's stack. */
+static bool exiting;	/* the exit-time cycle (gr_gc_atexit) */
+
 static void scan_self(uintptr_t sp, const char *maps)
 {
 	struct gr_g *g = gr_curg;
@@ -740,7 +759,11 @@ static void scan_self(uintptr_t sp, const char *maps)
 		top = r.hi;
 		exclude(r.lo, r.hi);	/* not scanned whole in root 5 */
 	}
-	if (top > sp) {
+	/* At exit the caller's frames are exit()'s and the handlers': the
+	 * program never returns to what lies above (and main's dead frames
+	 * under them leave stale copies in their slots). Not a root then:
+	 * leak mode reports what the program lost, exactly. */
+	if (top > sp && !exiting) {
 		st.root_bytes += top - sp;
 		scan_direct(sp, top);
 	}
@@ -781,6 +804,27 @@ static void scan_initial_tls(void)
 		return;
 	uintptr_t tp = (uintptr_t)gr_arch_get_tp();
 	scan_copy(tp - gr_tls.static_size, tp + gr_tls.sizeof_pthread);
+}
+
+/* The Ms' g0 stacks hold dead frames only (the scheduler keeps no heap
+ * pointer: a G's state is on its own stack; an M on g0 is not stopped but
+ * blocks on the heap locks a cycle holds). Each lies below its M's TCB and
+ * static TLS, in the mapping the TCB is in; the TLS above it stays a root
+ * (glibc's dtv there may point into the heap). Needs W->maps. */
+static void exclude_g0_stacks(void)
+{
+	if (worker_sp_hint) {
+		struct range r = maps_find(W->maps, worker_sp_hint);
+		exclude(r.lo, r.hi);	/* see visit_thread */
+	}
+	for (struct gr_m *m = gr_allm; m; m = m->allnext) {
+		if (!m->tcb || m->is_sysmon)
+			continue;
+		uintptr_t tp = (uintptr_t)m->tcb, tls_lo = tp - gr_tls.static_size;
+		struct range r = maps_find(W->maps, tp - 1);
+		if (r.lo && r.lo < tls_lo && tls_lo < r.hi)
+			exclude(r.lo, tls_lo & ~(uintptr_t)63);
+	}
 }
 
 static void exclude_gstacks(void)
@@ -837,11 +881,11 @@ static bool objbits(struct gr_span *s, uintptr_t a, uint64_t **mb, uint64_t *bit
  * free and ignored. */
 #define QCAP ((size_t)1 << 27)
 #define QMAGIC 0x9e3779b97f4a7c15ull
-#define Q_REPORTED 1u
+#define Q_REPORTED 1u	/* in p's low bit: objects are 8-byte aligned */
 struct qent {
 	uintptr_t p;
 	uint32_t size;		/* usable bytes, saturated */
-	uint32_t flags;
+	uint32_t freesite;	/* where free() was called, if the object was sampled */
 };
 static struct qent *qbuf;
 static size_t qlen;			/* qlock */
@@ -856,6 +900,7 @@ static void quarantine(void *p, struct gr_span *s)
 	uint64_t *mb, bit;
 	size_t size;
 	if (!objbits(s, a, &mb, &bit, &size)) {
+		gr_allocsite_free(p);
 		gr_heap_free_now(p);	/* the heap reports the invalid pointer */
 		return;
 	}
@@ -866,12 +911,16 @@ static void quarantine(void *p, struct gr_span *s)
 				  (unsigned long long)size);
 		return;
 	}
+	/* The free site, for a dangling-pointer report: only for a sampled
+	 * object (an unwind per free would be the cost of allocsample=1). */
+	uint32_t freesite = gr_allocsite_of(a) ? gr_allocsite_capture(0) : 0;
 	gr_lock(&qlock);
 	if (!qbuf)
 		qbuf = reserve(QCAP * sizeof *qbuf);
 	if (!qbuf || qlen >= QCAP) {
 		gr_unlock(&qlock);
 		atomic_fetch_add(&q_overflow, 1);
+		gr_allocsite_free(p);
 		gr_heap_free_now(p);
 		return;
 	}
@@ -887,7 +936,7 @@ static void quarantine(void *p, struct gr_span *s)
 	}
 	qbuf[qlen].p = a;
 	qbuf[qlen].size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
-	qbuf[qlen].flags = 0;
+	qbuf[qlen].freesite = freesite;
 	qlen++;
 	gr_unlock(&qlock);
 	atomic_fetch_add_explicit(&qobjects, 1, memory_order_relaxed);
@@ -898,7 +947,7 @@ static void quarantine(void *p, struct gr_span *s)
 
 /* Dangling pointers found by a cycle, printed after the world restarts. */
 #define NDANGLE 32
-static struct { uintptr_t p; uint32_t size; } dangle[NDANGLE];
+static struct { uintptr_t p; uint32_t size, allocsite, freesite; } dangle[NDANGLE];
 static int ndangle;
 
 /* World stopped, mark done: release what nothing reached. */
@@ -908,24 +957,27 @@ static void quarantine_sweep(void)
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < qlen; i++) {
 		struct qent e = qbuf[i];
+		uintptr_t obj = e.p & ~(uintptr_t)Q_REPORTED;
 		if (i >= qterm) {
 			/* Freed since the termination: live then, judged next time. */
 			bytes += e.size;
 			qbuf[k++] = e;
 			continue;
 		}
-		struct gr_span *s = gr_heap_spanof((void *)e.p);
+		struct gr_span *s = gr_heap_spanof((void *)obj);
 		uint64_t *mb, bit;
 		size_t size;
-		if (!s || !objbits(s, e.p, &mb, &bit, &size))
+		if (!s || !objbits(s, obj, &mb, &bit, &size))
 			continue;	/* cannot happen: it stayed allocated */
 		if (*mb & bit) {
-			if (!(e.flags & Q_REPORTED)) {
-				e.flags |= Q_REPORTED;
+			if (!(e.p & Q_REPORTED)) {
+				e.p |= Q_REPORTED;
 				atomic_fetch_add(&dangling_total, 1);
 				if (ndangle < NDANGLE) {
-					dangle[ndangle].p = e.p;
+					dangle[ndangle].p = ~obj;	/* not a root */
 					dangle[ndangle].size = e.size;
+					dangle[ndangle].allocsite = gr_allocsite_of(obj);
+					dangle[ndangle].freesite = e.freesite;
 					ndangle++;
 				}
 			}
@@ -934,7 +986,7 @@ static void quarantine_sweep(void)
 			 * from an unswept span sets bits of the same word.) */
 			atomic_fetch_or_explicit((_Atomic uint64_t *)mb, bit, memory_order_relaxed);
 			if (!st.unsafe && nsweep < SWEEP_CAP) {
-				sweepbuf[nsweep++] = e.p;
+				sweepbuf[nsweep++] = obj;
 				st.qreleased_objects++;
 				st.qreleased_bytes += size;
 				continue;
@@ -1156,6 +1208,17 @@ void gr_gc_wake(int why)
 		gr_sysmon_kick();	/* it starts the worker */
 }
 
+/* The worker's stack below its frame holds stale object addresses after a
+ * cycle (the sweep passes every dead object through its frames); a cycle
+ * run by another thread reads this thread's stack whole while marking
+ * concurrently: clear it, or leaks would look referenced. */
+static __attribute__((noinline)) void scrub_stack(void)
+{
+	char buf[128 << 10];
+	memset(buf, 0, sizeof buf);
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 static void *worker(void *arg)
 {
 	(void)arg;
@@ -1166,13 +1229,17 @@ static void *worker(void *arg)
 	worker_m.tcb = gr_arch_get_tp();
 	worker_m.is_sysmon = true;	/* no P, ever: readies go to the global queue */
 	gr_curm = &worker_m;
+	worker_tid = worker_m.tid;
+	worker_sp_hint = (uintptr_t)__builtin_frame_address(0);
 	uint64_t mask = ~0ull & ~(1ull << (GR_RTSIG - 1)) & ~(1ull << (SIGSEGV - 1)) & ~(1ull << (SIGBUS - 1));
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
 	for (;;) {
 		while (!atomic_exchange(&wake_word, 0))
 			gr_futex_wait(&wake_word, 0, NULL);
 		int why = atomic_load(&want_why);
-		if (why && gr_gc_collect(why_names[why]) != 0) {
+		int r = why ? gr_gc_collect(why_names[why]) : 0;
+		scrub_stack();
+		if (r != 0) {
 			/* Could not run (the world could not be had): retry later. */
 			atomic_store(&want_why, 0);
 			atomic_store(&gr_gc_hard, UINT64_MAX);
@@ -1197,7 +1264,7 @@ static void start_worker(void)
 		gr_signal_runtime_early();	/* the initial thread must be stoppable */
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 << 10);
+	pthread_attr_setstacksize(&attr, 512 << 10);	/* scrub_stack clears 128 KiB */
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	uint64_t all = ~0ull & ~(1ull << (GR_RTSIG - 1)), old;
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
@@ -1309,7 +1376,6 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_conc, int64_t t_stop, in
 
 static bool conc_ok;		/* dirty tracking works (decided at the first cycle) */
 static bool conc_decided;
-static bool conc_phase;		/* marking concurrently: protect big roots first */
 static int nprot;
 /* Arenas registered for dirty tracking, by arena number. */
 static uint64_t arena_reg[GR_NARENAS / 64];
@@ -1526,13 +1592,14 @@ static bool sweep_pending;	/* a sweep did not finish (fork child) */
 
 static void on_dead(uintptr_t obj, size_t size, unsigned cls, void *arg)
 {
-	(void)obj;
 	(void)arg;
 	last_cls_objects[cls]++;
 	last_cls_bytes[cls] += size;
+	gr_leakagg_add(gr_allocsite_of(obj), size);
 	if (sweep_collect) {
 		st.garbage_objects++;
 		st.garbage_bytes += size;
+		gr_allocsite_free((void *)obj);	/* freed: its record goes */
 	}
 }
 
@@ -1543,10 +1610,13 @@ static void sweep(void)
 {
 	memset(last_cls_objects, 0, sizeof last_cls_objects);
 	memset(last_cls_bytes, 0, sizeof last_cls_bytes);
+	gr_leakagg_reset();
 	gr_heap_sweep_all(sweep_collect, on_dead, NULL);
 	sweep_pending = false;
-	for (size_t i = 0; i < nsweep; i++)
+	for (size_t i = 0; i < nsweep; i++) {
+		gr_allocsite_free((void *)sweepbuf[i]);
 		gr_heap_free_now((void *)sweepbuf[i]);
+	}
 	if (nsweep > 4096)
 		gr_sys(SYS_madvise, (long)sweepbuf, (long)(nsweep * sizeof *sweepbuf), MADV_DONTNEED);
 	nsweep = 0;
@@ -1579,6 +1649,18 @@ static void build_exclusions(const uint32_t *arenas, uint32_t na, bool lost, boo
 	if (mlost)
 		st.unsure++;	/* metadata scanned as roots: fewer leaks seen */
 	exclude((uintptr_t)W, (uintptr_t)W + worklen);
+	/* The Ms' alternate signal stacks: the runtime's handlers (preemption,
+	 * stop-the-world) leave whole register frames there when they return
+	 * (a preempted G's context is saved on its own stack; a stop's in the
+	 * records below). No handler that keeps program pointers there can be
+	 * interrupted by a stop: they block the runtime signal. */
+	for (struct gr_m *m = gr_allm; m; m = m->allnext)
+		if (m->sigstk)
+			exclude((uintptr_t)m->sigstk, (uintptr_t)m->sigstk + m->sigstksz);
+	/* Stale register copies of the last stop (stw.c). */
+	uintptr_t rlo, rhi;
+	gr_stw_records(&rlo, &rhi);
+	exclude(rlo, rhi);
 	/* The collector's own lists: object addresses that are not references. */
 	if (sweepbuf)
 		exclude((uintptr_t)sweepbuf, (uintptr_t)(sweepbuf + SWEEP_CAP));
@@ -1644,6 +1726,11 @@ static int collect(const char *why, uintptr_t sp)
 		conc = protect_heap(arenas, na);
 		if (conc) {
 			read_maps();
+			/* Our own stack: the termination reads its live part; the
+			 * rest holds stale copies of object addresses. */
+			struct range own = maps_find(W->maps, (uintptr_t)__builtin_frame_address(0));
+			exclude(own.lo, own.hi);
+			exclude_g0_stacks();
 			nexcl = sort_ranges(W->excl, nexcl);
 			conc_phase = true;
 			scan_modules();
@@ -1692,6 +1779,7 @@ static int collect(const char *why, uintptr_t sp)
 		gr_heap_gc_foreach_free(mark_free, NULL);
 		read_maps();
 	}
+	exclude_g0_stacks();	/* W->maps: this stop's smaps, or the concurrent phase's */
 	scan_self(sp, W->maps);		/* may add the caller's stack mapping */
 	gr_stw_foreach(visit_thread, NULL);
 	scan_g_tls();
@@ -1752,12 +1840,25 @@ static int collect(const char *why, uintptr_t sp)
 	/* Stale copies of freed pointers are common in C (a local, a field
 	 * not cleared): a few lines per cycle, a bounded number in all. */
 	static int printed;
-	for (int i = 0; i < ndangle && i < 8 && printed < 64; i++, printed++)
+	for (int i = 0; i < ndangle && i < 8 && printed < 64; i++, printed++) {
 		gr_printf("libgrun: possible dangling pointer: %p (%u bytes) was freed but is still referenced "
 			  "(GRUN_GC=quarantine keeps it; a conservative scan can take an integer for a pointer)\n",
-			  (void *)dangle[i].p, dangle[i].size);
+			  (void *)~dangle[i].p, dangle[i].size);
+		if (dangle[i].allocsite) {
+			gr_printf("  allocated at:\n");
+			gr_allocsite_print(2, dangle[i].allocsite);
+		} else {
+			gr_printf("  allocated at: not sampled (GRUN_DEBUG=allocsample=1 records every site)\n");
+		}
+		if (dangle[i].freesite) {
+			gr_printf("  freed at:\n");
+			gr_allocsite_print(2, dangle[i].freesite);
+		}
+	}
 	int64_t t_sweep = gr_nanotime();
 
+	/* The candidate FIFO is in libgrun's data, a root of the next cycle. */
+	memset(wq_w, 0, sizeof wq_w);
 	/* The mark stack's pages: give back what the cycle committed. */
 	if (mshigh > 4096)
 		gr_sys(SYS_madvise, (long)mstack, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
@@ -1808,9 +1909,10 @@ void gr_gc_leak_report(int fd)
 {
 	char line[256];
 	gr_lock(&gc_lock);
-	size_t n = gr_fmt(line, sizeof line, "leak report (gc %llu): %llu objects, %llu bytes leaked%s\n",
-			  (unsigned long long)last.cycle, (unsigned long long)last.leaked_objects,
-			  (unsigned long long)last.leaked_bytes,
+	/* By allocation site (core/allocsite.c), largest first, then the same
+	 * objects by size class. */
+	gr_leakagg_report(fd, last.leaked_objects, last.leaked_bytes);
+	size_t n = gr_fmt(line, sizeof line, "\nby size class (gc %llu)%s:\n", (unsigned long long)last.cycle,
 			  last.unsure ? " (unsure: some roots could not be seen)" : "");
 	gr_write_all(fd, line, n);
 	bool done[GR_NCLASSES] = { false };
@@ -1889,6 +1991,7 @@ bool gr_gc_enabled(void)
 
 void gr_gc_atexit(void)
 {
+	exiting = true;
 	if (gr_gc_collect("exit") == 0 && gr_cfg.leakreport)
 		gr_gc_leak_report(2);
 }

@@ -1561,6 +1561,11 @@ void gr_heap_gc_foreach_meta(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), 
 {
 	for (uint32_t i = 0; i < gc_nmeta; i++)
 		fn(gc_meta[i].lo, gc_meta[i].hi, arg);
+	/* Static caches in libgrun's data: they point at free objects only,
+	 * whose stale words must not be traced. */
+	fn((uintptr_t)&main_cache, (uintptr_t)(&main_cache + 1), arg);
+	fn((uintptr_t)&shared_cache, (uintptr_t)(&shared_cache + 1), arg);
+	fn((uintptr_t)central, (uintptr_t)(central + GR_NCLASSES), arg);
 	*lost = gc_meta_lost;
 }
 

@@ -1163,6 +1163,8 @@ static void mstart_thread_common(struct gr_m *m)
 	m->cursigmask = ~0ull;
 	stack_t ss = { .ss_sp = fixalloc(64 << 10), .ss_size = 64 << 10 };
 	gr_real.sigaltstack(&ss, NULL);
+	m->sigstk = ss.ss_sp;
+	m->sigstksz = ss.ss_size;
 	gr_identity_register(m);
 }
 

@@ -117,6 +117,8 @@ struct gr_m {
 	struct gr_g *(*mcall_fn)(struct gr_g *, void *);
 	void *mcall_arg;
 	uint64_t cursigmask;		/* kernel mask now in force on this thread */
+	void *sigstk;			/* its alternate signal stack (runtime handlers), */
+	size_t sigstksz;		/* dead frames between signals (gc.c skips it) */
 	/* set*id broadcast (see identity) */
 	_Atomic int preempt_pending;	/* sysmon asked for a preemption */
 	_Atomic int xid_pending;

@@ -183,6 +183,12 @@ int gr_stw_stop(int *unstopped)
 	return 0;
 }
 
+void gr_stw_records(uintptr_t *lo, uintptr_t *hi)
+{
+	*lo = (uintptr_t)recs;
+	*hi = (uintptr_t)(recs + MAXREC);
+}
+
 void gr_stw_start(void)
 {
 	/* Withdraw requests not answered: a late signal must not stop anyone. */

@@ -56,6 +56,10 @@ struct gr_stw_thread {
  * the number of threads that could not be stopped in *unstopped. */
 GR_HIDDEN int gr_stw_stop(int *unstopped);
 GR_HIDDEN void gr_stw_start(void);
+/* Where the records of stopped threads' registers live (libgrun's data):
+ * a collector leaves them out of its root scan (they are stale once the
+ * world runs again; gr_stw_foreach gives the current ones). */
+GR_HIDDEN void gr_stw_records(uintptr_t *lo, uintptr_t *hi);
 /* Call fn for every thread recorded by the last stop (world stopped). */
 GR_HIDDEN void gr_stw_foreach(void (*fn)(const struct gr_stw_thread *, void *), void *arg);
 

@@ -18,6 +18,7 @@
 #include "core/dump.h"
 #include "core/heap.h"
 #include "core/gc.h"
+#include "core/allocsite.h"
 #include "core/realc.h"
 #include "core/sys.h"
 #include "core/tls.h"
@@ -246,4 +247,9 @@ void gr_ensure_init(void)
 __attribute__((constructor(101))) static void grun_init(void)
 {
 	gr_ensure_init();
+	/* Allocation sites for the collector's reports (core/allocsite.h):
+	 * outside gr_ensure_init, whose lock libunwind's set-up would take
+	 * again through the mutex shim. */
+	if (!gr_native && gr_gc_enabled())
+		gr_allocsite_init(gr_cfg.allocsample);
 }

@@ -25,8 +25,19 @@
  * Contexts: every one but a signal handler (heap.h). While dlsym runs for
  * us (resolving glibc's functions) its own allocations are served from the
  * bootstrap arena in forwarding mode.
+ *
+ * Allocation sites (core/allocsite.h): every entry that hands out memory
+ * the heap allocated passes it through gr_allocsite_alloc with the size
+ * asked and its own return address (the sampled stack starts at the
+ * program's call; a shim calling a shim is dropped as libgrun's frame);
+ * every entry that gives memory back calls gr_allocsite_free first, while
+ * the object is still the caller's (after the heap's free another thread
+ * may get the address and record it), except in quarantine mode (release).
+ * realloc hands the old block's record to the new block
+ * (gr_allocsite_move). Both hooks run outside heap locks.
  */
 #include "shims/shim.h"
+#include "core/allocsite.h"
 #include "core/heap.h"
 
 #include <dlfcn.h>
@@ -123,15 +134,38 @@ static inline void *enomem(void)
 	return NULL;
 }
 
+/* The hooks: see the file comment. sampled() returns p. */
+#define sampled(p, n) gr_allocsite_alloc((p), (n), __builtin_return_address(0))
+
+/* p may have an allocation record (allocsite's filter says so): forget it,
+ * then free. Out of line so that release stays a tail call. In quarantine
+ * mode free() only quarantines: the object stays allocated and keeps its
+ * record (the collector's dangling-pointer report names its allocation
+ * site); whoever finally releases it (gc.c) forgets the record. */
+static __attribute__((noinline)) void release_sampled(void *p)
+{
+	if (!gr_heap_quarantine)
+		gr_allocsite_free_slow(p);
+	gr_heap_free(p);
+}
+
+static inline void release(void *p)
+{
+	if (unlikely(gr_allocsite_maybe(p)))
+		release_sampled(p);
+	else
+		gr_heap_free(p);
+}
+
 GR_EXPORT void *malloc(size_t n)
 {
 	void *p = gr_heap_alloc(n);
-	return likely(p) ? p : enomem();
+	return likely(p) ? sampled(p, n) : enomem();
 }
 
 GR_EXPORT void free(void *p)
 {
-	gr_heap_free(p);
+	release(p);
 }
 
 GR_EXPORT void *calloc(size_t n, size_t size)
@@ -142,15 +176,16 @@ GR_EXPORT void *calloc(size_t n, size_t size)
 	if (unlikely(forwarding()))
 		return glibc.calloc(n, size);
 	void *p = gr_heap_calloc(total);
-	return likely(p) ? p : enomem();
+	return likely(p) ? sampled(p, total) : enomem();
 }
 
-static void *aligned(size_t align, size_t n)
+/* ret: the exported entry's return address (for the sampled stack). */
+static inline void *aligned(size_t align, size_t n, void *ret)
 {
 	if (unlikely(forwarding()))
 		return glibc.memalign(align, n);
 	void *p = gr_heap_alloc_aligned(n, align);
-	return p ? p : enomem();
+	return p ? gr_allocsite_alloc(p, n, ret) : enomem();
 }
 
 #define GROW_SLACK_MIN (4u << 10)
@@ -188,6 +223,7 @@ GR_EXPORT void *realloc(void *p, size_t n)
 		return NULL;	/* errno is ENOMEM; p is untouched */
 	size_t nu = usable(q);
 	memcpy(q, p, old < nu ? old : nu);
+	gr_allocsite_move(p, q, gr_heap_quarantine != NULL);
 	free(p);
 	return q;
 }
@@ -205,7 +241,7 @@ GR_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	if (align < sizeof(void *) || (align & (align - 1)))
 		return EINVAL;
 	int e = errno;
-	void *p = aligned(align, n);
+	void *p = aligned(align, n, __builtin_return_address(0));
 	errno = e;
 	if (!p)
 		return ENOMEM;
@@ -224,7 +260,7 @@ GR_EXPORT void *memalign(size_t align, size_t n)
 	}
 	if (align & (align - 1))
 		align = (size_t)1 << (64 - __builtin_clzll(align));
-	return aligned(align, n);
+	return aligned(align, n, __builtin_return_address(0));
 }
 
 GR_EXPORT void *aligned_alloc(size_t align, size_t n)
@@ -311,7 +347,7 @@ GR_EXPORT void malloc_stats(void)
 /* obsolete glibc name (a compatibility symbol there) */
 GR_EXPORT void cfree(void *p)
 {
-	free(p);
+	release(p);
 }
 
 /* Names some programs and libraries call directly. (The aliases lack
@@ -350,57 +386,57 @@ static __attribute__((noinline)) void *new_failed(const char *name, size_t n, si
 GR_EXPORT void *_Znwm(size_t n)
 {
 	void *p = gr_heap_alloc(n);
-	return likely(p) ? p : new_failed("_Znwm", n, 0, false);
+	return likely(p) ? sampled(p, n) : new_failed("_Znwm", n, 0, false);
 }
 GR_EXPORT void *_Znam(size_t n)
 {
 	void *p = gr_heap_alloc(n);
-	return likely(p) ? p : new_failed("_Znam", n, 0, false);
+	return likely(p) ? sampled(p, n) : new_failed("_Znam", n, 0, false);
 }
 GR_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt)
 {
-	return gr_heap_alloc(n);
+	return sampled(gr_heap_alloc(n), n);
 }
 GR_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt)
 {
-	return gr_heap_alloc(n);
+	return sampled(gr_heap_alloc(n), n);
 }
-static void *new_aligned(size_t n, size_t align)
+static inline void *new_aligned(size_t n, size_t align, void *ret)
 {
 	if (align & (align - 1))
 		return NULL;
-	return aligned(align, n);
+	return aligned(align, n, ret);
 }
 GR_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t align)
 {
-	void *p = new_aligned(n, align);
+	void *p = new_aligned(n, align, __builtin_return_address(0));
 	return likely(p) ? p : new_failed("_ZnwmSt11align_val_t", n, align, false);
 }
 GR_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t align)
 {
-	void *p = new_aligned(n, align);
+	void *p = new_aligned(n, align, __builtin_return_address(0));
 	return likely(p) ? p : new_failed("_ZnamSt11align_val_t", n, align, false);
 }
 GR_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const void *nt)
 {
-	return new_aligned(n, align);
+	return new_aligned(n, align, __builtin_return_address(0));
 }
 GR_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const void *nt)
 {
-	return new_aligned(n, align);
+	return new_aligned(n, align, __builtin_return_address(0));
 }
-GR_EXPORT void _ZdlPv(void *p) { gr_heap_free(p); }
-GR_EXPORT void _ZdaPv(void *p) { gr_heap_free(p); }
-GR_EXPORT void _ZdlPvm(void *p, size_t n) { gr_heap_free(p); }
-GR_EXPORT void _ZdaPvm(void *p, size_t n) { gr_heap_free(p); }
-GR_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { gr_heap_free(p); }
-GR_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { gr_heap_free(p); }
-GR_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { gr_heap_free(p); }
-GR_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { gr_heap_free(p); }
-GR_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) { gr_heap_free(p); }
-GR_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) { gr_heap_free(p); }
-GR_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *nt) { gr_heap_free(p); }
-GR_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *nt) { gr_heap_free(p); }
+GR_EXPORT void _ZdlPv(void *p) { release(p); }
+GR_EXPORT void _ZdaPv(void *p) { release(p); }
+GR_EXPORT void _ZdlPvm(void *p, size_t n) { release(p); }
+GR_EXPORT void _ZdaPvm(void *p, size_t n) { release(p); }
+GR_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { release(p); }
+GR_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { release(p); }
+GR_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { release(p); }
+GR_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { release(p); }
+GR_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) { release(p); }
+GR_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) { release(p); }
+GR_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *nt) { release(p); }
+GR_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *nt) { release(p); }
 
 /* --- jemalloc's extended API (Debian's libjemalloc2: no prefix) ---------------------- */
 
@@ -418,7 +454,7 @@ GR_EXPORT void *mallocx(size_t n, int flags)
 	size_t align = x_align(flags);
 	void *p;
 	if (align > 16)
-		p = aligned(align, n);
+		p = aligned(align, n, __builtin_return_address(0));
 	else if (flags & MALLOCX_ZERO)
 		return calloc(1, n);
 	else
@@ -437,11 +473,12 @@ GR_EXPORT void *rallocx(void *p, size_t n, int flags)
 	} else if (((uintptr_t)p & (align - 1)) == 0 && n <= old && n * 2 >= old) {
 		q = p;
 	} else {
-		q = aligned(align, n);
+		q = aligned(align, n, __builtin_return_address(0));
 		if (!q)
 			return NULL;
 		size_t nu = usable(q);
 		memcpy(q, p, old < nu ? old : nu);
+		gr_allocsite_move(p, q, gr_heap_quarantine != NULL);
 		free(p);
 	}
 	if (q && (flags & MALLOCX_ZERO)) {
@@ -609,8 +646,8 @@ GR_EXPORT const char *tc_version(int *major, int *minor, const char **patch)
 }
 GR_EXPORT void *tc_new(size_t n) { return _Znwm(n); }
 GR_EXPORT void *tc_newarray(size_t n) { return _Znam(n); }
-GR_EXPORT void *tc_new_nothrow(size_t n, const void *nt) { return gr_heap_alloc(n); }
-GR_EXPORT void *tc_newarray_nothrow(size_t n, const void *nt) { return gr_heap_alloc(n); }
+GR_EXPORT void *tc_new_nothrow(size_t n, const void *nt) { return sampled(gr_heap_alloc(n), n); }
+GR_EXPORT void *tc_newarray_nothrow(size_t n, const void *nt) { return sampled(gr_heap_alloc(n), n); }
 GR_EXPORT void tc_delete(void *p) { free(p); }
 GR_EXPORT void tc_deletearray(void *p) { free(p); }
 GR_EXPORT void tc_delete_sized(void *p, size_t n) { free(p); }
@@ -619,8 +656,14 @@ GR_EXPORT void tc_delete_nothrow(void *p, const void *nt) { free(p); }
 GR_EXPORT void tc_deletearray_nothrow(void *p, const void *nt) { free(p); }
 GR_EXPORT void *tc_new_aligned(size_t n, size_t a) { return _ZnwmSt11align_val_t(n, a); }
 GR_EXPORT void *tc_newarray_aligned(size_t n, size_t a) { return _ZnamSt11align_val_t(n, a); }
-GR_EXPORT void *tc_new_aligned_nothrow(size_t n, size_t a, const void *nt) { return new_aligned(n, a); }
-GR_EXPORT void *tc_newarray_aligned_nothrow(size_t n, size_t a, const void *nt) { return new_aligned(n, a); }
+GR_EXPORT void *tc_new_aligned_nothrow(size_t n, size_t a, const void *nt)
+{
+	return new_aligned(n, a, __builtin_return_address(0));
+}
+GR_EXPORT void *tc_newarray_aligned_nothrow(size_t n, size_t a, const void *nt)
+{
+	return new_aligned(n, a, __builtin_return_address(0));
+}
 GR_EXPORT void tc_delete_aligned(void *p, size_t a) { free(p); }
 GR_EXPORT void tc_deletearray_aligned(void *p, size_t a) { free(p); }
 GR_EXPORT void tc_delete_sized_aligned(void *p, size_t n, size_t a) { free(p); }

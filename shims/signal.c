@@ -427,6 +427,8 @@ GR_HIDDEN void gr_signal_start(struct gr_m *m0)
 	static char m0alt[64 << 10];
 	stack_t ss = { .ss_sp = m0alt, .ss_size = sizeof m0alt };
 	gr_real.sigaltstack(&ss, NULL);
+	m0->sigstk = m0alt;
+	m0->sigstksz = sizeof m0alt;
 	install(SIGSEGV, fault_handler);
 	install(SIGBUS, fault_handler);
 	install(GR_RTSIG, urg_handler);
