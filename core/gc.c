@@ -437,6 +437,7 @@ static void exclude(uintptr_t lo, uintptr_t hi);
 
 static int worker_tid;			/* the collector's thread, once started */
 static uintptr_t worker_sp_hint;	/* an address in its stack */
+static uintptr_t worker_tp;		/* its thread pointer */
 
 static void visit_thread(const struct gr_stw_thread *t, void *arg)
 {
@@ -814,8 +815,12 @@ static void scan_initial_tls(void)
 static void exclude_g0_stacks(void)
 {
 	if (worker_sp_hint) {
+		/* Its stack (see visit_thread), not its TCB and TLS above it:
+		 * glibc's dtv there is a heap object. */
+		uintptr_t tls_lo = worker_tp - gr_tls.static_size;
 		struct range r = maps_find(W->maps, worker_sp_hint);
-		exclude(r.lo, r.hi);	/* see visit_thread */
+		if (r.lo < tls_lo && tls_lo < r.hi)
+			exclude(r.lo, tls_lo & ~(uintptr_t)63);
 	}
 	for (struct gr_m *m = gr_allm; m; m = m->allnext) {
 		if (!m->tcb || m->is_sysmon)
@@ -1230,6 +1235,7 @@ static void *worker(void *arg)
 	worker_m.is_sysmon = true;	/* no P, ever: readies go to the global queue */
 	gr_curm = &worker_m;
 	worker_tid = worker_m.tid;
+	worker_tp = (uintptr_t)gr_arch_get_tp();
 	worker_sp_hint = (uintptr_t)__builtin_frame_address(0);
 	uint64_t mask = ~0ull & ~(1ull << (GR_RTSIG - 1)) & ~(1ull << (SIGSEGV - 1)) & ~(1ull << (SIGBUS - 1));
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
@@ -1483,8 +1489,7 @@ static void rescan_heap_run(uintptr_t lo, uintptr_t hi, void *arg)
 }
 
 /* Written pages of a protected root range. No exclusions: the range was
- * cut from what the exclusions left (or is a module segment, which the
- * concurrent phase excludes from the maps walk only). */
+ * cut from what the exclusions left. */
 static void scan_root_run(uintptr_t lo, uintptr_t hi, void *arg)
 {
 	(void)arg;
@@ -1673,13 +1678,6 @@ static void build_exclusions(const uint32_t *arenas, uint32_t na, bool lost, boo
 		exclude(W->mods[i].lo, W->mods[i].hi);
 }
 
-static void scan_modules(void)
-{
-	for (int i = 0; i < nmods; i++) {
-		protect_root(W->mods[i].lo, W->mods[i].hi);
-		scan_copy(W->mods[i].lo, W->mods[i].hi);
-	}
-}
 
 static int collect(const char *why, uintptr_t sp)
 {
@@ -1718,7 +1716,7 @@ static int collect(const char *why, uintptr_t sp)
 		 * the scan is read again at the termination: written pages of
 		 * the heap (marked objects on them) and of protected roots,
 		 * small roots whole, every stack and register. */
-		build_exclusions(arenas, na, lost, true);
+		build_exclusions(arenas, na, lost, false);
 		/* Arenas mapped during the mark may lie outside today's range:
 		 * no quick rejection until the termination (spanof decides). */
 		heap_lo1 = UINTPTR_MAX;
@@ -1732,8 +1730,9 @@ static int collect(const char *why, uintptr_t sp)
 			exclude(own.lo, own.hi);
 			exclude_g0_stacks();
 			nexcl = sort_ranges(W->excl, nexcl);
+			/* Module segments too are read in the maps walk, minus
+			 * the exclusions (libgrun's static cache heads). */
 			conc_phase = true;
-			scan_modules();
 			scan_maps(W->maps);
 			conc_phase = false;
 			gr_lock(&kr_lock);
