@@ -27,6 +27,8 @@
  */
 #include "core/dump.h"
 #include "core/heap.h"
+#include "core/gc.h"
+#include "core/config.h"
 #include "core/proc.h"
 #include "core/sys.h"
 #include "core/traceback.h"
@@ -359,6 +361,8 @@ static void dump_all(int fd, const char *why, uintptr_t skip_fp)
 		out_flush(&o);
 		gr_heap_print_metrics(fd);
 		out_printf(&o, "\n");
+		if (gr_cfg.leakreport && gr_gc_enabled() && gr_gc_leak_report_try(fd))
+			out_printf(&o, "\n");
 	}
 	/* One snapshot of the list head: everything below it is immutable. */
 	struct gr_g *head = __atomic_load_n(&gr_allg, __ATOMIC_ACQUIRE);

@@ -1,12 +1,45 @@
-/* gc: conservative mark over the heap, leak mode (issue 7, phase 1).
+/* gc: a conservative, mostly-concurrent mark-sweep collector (issue 7).
  *
- * What. A cycle stops the world (core/stw.h), takes every heap lock, marks
- * every heap object reachable from the roots, then counts the objects that
- * are allocated, not on any free list, and unmarked: the program dropped
- * its last reference without free(). Those are leaks. Nothing is freed:
- * leak mode never changes what the program's memory means. Go's
- * mgcmark.go, without the concurrency (a later phase: dirty tracking with
- * userfaultfd, mark workers and assists, mark termination).
+ * What. A cycle marks every heap object reachable from the roots; objects
+ * allocated, not on a free list and unmarked are leaks: counted by size
+ * class and allocation site (core/allocsite.h) in every mode, freed in
+ * collect mode. In quarantine mode free() hands objects here (they stay
+ * allocated, cleared) and a cycle releases those nothing reached. Go's
+ * mgc.go in shape; Boehm's mostly-parallel marking for want of a compiler
+ * write barrier.
+ *
+ * A cycle (collect(); one at a time, gc_lock):
+ *  1. concurrent mark (when core/dirty.h works): every heap arena is
+ *     write-protected (arenas mapped later are protected at creation, by a
+ *     heap hook), then the roots are read while the program runs, each big
+ *     root range (>= REG_MIN) protected just before it is read; marked
+ *     objects are traced from an mmap'd mark stack. Then up to three
+ *     rounds read what was written meanwhile (marked objects on written
+ *     heap pages, written root pages), re-protecting as they go;
+ *  2. termination, the one pause: every lock the cycle needs, then the
+ *     world (core/stw.h); registers and live stacks of every thread, G TLS,
+ *     kernel-held roots, written heap pages (no re-protect), and the
+ *     mappings of /proc/self/maps: protected ranges by their written
+ *     pages, everything else whole; free-list objects marked (not leaks);
+ *     the sweep generation bumped; the world restarted;
+ *  3. concurrent sweep: the quarantine's entries older than the
+ *     termination are judged (marked: a possible dangling pointer, kept;
+ *     unmarked: released), then every span is swept page by page
+ *     (gr_heap_sweep_all): its dead objects reported (and in collect mode
+ *     freed by clearing allocation bits), its marks cleared. Allocation
+ *     from a span not swept yet is black (heap.c), so nothing allocated
+ *     after the termination is taken for dead. A span left unswept would
+ *     hide objects from the next mark: the sweep cannot skip one.
+ * Without dirty tracking (or GRUN_DEBUG=gcconcurrent=0) step 1 is skipped
+ * and step 2 marks everything with the world stopped.
+ *
+ * Pacing (pace()): the next cycle starts when the bytes out of mcentral
+ * reach the goal, the heap kept after the sweep plus GRUN_GCPERCENT% of
+ * the live heap (at least 4 MiB), capped under GRUN_MEMLIMIT; quarantine
+ * also starts one at a quarter of the live heap held; sysmon forces one
+ * every 2 minutes. A worker thread (not a G: it must run while every G is
+ * stopped) runs the cycles; an allocation an eighth over the goal while a
+ * cycle runs waits for it (assist()).
  *
  * Conservative. No type information: any aligned 8-byte word in a root or
  * in a reached object that points into an allocated heap object marks it,
@@ -17,68 +50,32 @@
  * allocated). The heap never returns a zero-size object (malloc(0) gets the
  * 8- or 16-byte class), so the "size 0" exception cannot arise.
  *
- * Roots, in this order:
- *  1. the threads of the stop (gr_stw_foreach): registers, xsave image,
- *     stack range; a G's stack from its sp (red zone included) to
- *     stack_hi. Threads that are not Gs (g0s, sysmon, foreign threads)
- *     from sp - 128 to the end of the mapping holding sp (stw.c); that
- *     mapping is then left out of root 5 (below sp is dead stack). One
- *     stopped on an alternate signal stack has its own stack scanned whole
- *     by root 5, which is conservative;
- *  2. the calling thread: its callee-saved registers, spilled by
- *     gr_gc_collect into its own frame, and its stack from there to the
- *     top (a G: stack_hi; otherwise the end of the mapping holding sp);
- *  3. every live G's TCB + static TLS: [stack_hi, map_top) of its mapping;
- *     G1's (the initial thread's TCB is ld.so's) from its thread pointer
- *     and glibc's static TLS size;
- *  4. data and bss of every module: writable PT_LOAD segments from the
- *     in-memory program headers (dl_iterate_phdr, called before the stop:
- *     ld.so's lock may be held by a stopped thread). libgrun's own data
- *     and bss are scanned too: they hold program pointers (the bootstrap
- *     arena, pthread key values of foreign threads, thread start
- *     arguments); the heap metadata there (cache list heads, transfer
- *     caches) points only at free objects, which are marked before any
- *     root is scanned and so never traced. The heap's mmap'd metadata
- *     (span structs: each holds its span's base) is never scanned;
- *  5. every other readable-writable mapping of /proc/self/smaps minus the
- *     heap arenas, the heap metadata, G stack mappings, the modules of 4,
- *     the caller's stack and the collector's own work area; [vvar],
- *     [vsyscall] and device mappings (under /dev/, but not /dev/zero, /dev/shm)
- *     are skipped. Read with process_vm_readv on our own pid, so a shared
- *     mapping past the end of its file, or a VM_IO/PFN page, is an error
- *     (skipped and counted), never SIGBUS. smaps also says which mappings
- *     are VM_IO/VM_PFNMAP (VmFlags io, pf: skipped) and which have nothing
- *     resident or swapped (skipped); in a private anonymous mapping with
- *     nothing swapped out and little resident (a big NORESERVE
- *     reservation), only the pages mincore reports resident are read: an
- *     absent page there was never written.
- *  Heap objects reached are then traced from an mmap'd mark stack (no
- *  recursion): 16 GiB reserved with MAP_NORESERVE, committed as it grows,
- *  released after each cycle.
+ * Roots: the threads of the stop (registers, xsave image, stack from sp,
+ * red zone included; threads that are not Gs to the end of the mapping
+ * holding sp, the rest of it left out); the caller's stack from its frame
+ * (not at exit: the program never returns above exit()); every live G's
+ * TCB and static TLS; every readable-writable mapping of the process
+ * (module data and bss included) minus the heap arenas, the heap's
+ * metadata and static cache heads, G stacks, the Ms' g0 and signal stacks
+ * (dead frames only), the idle worker's stack, the stop's register
+ * records and the collector's own buffers (object addresses that are not
+ * references); kernel-held pointers (epoll_ctl data, timer_create values:
+ * gr_gc_kroot_set). Other mappings are read with process_vm_readv on our
+ * own pid, so a shared mapping past the end of its file, or a VM_IO/PFN
+ * page, is an error (skipped and counted), never SIGBUS; [vvar],
+ * [vsyscall] and device mappings are skipped; in a big private anonymous
+ * mapping only the pages mincore reports resident are read.
  *
- * What the mark cannot see, and what is done about it. A thread that did
- * not stop (STW_UNSTOPPED: it blocks the runtime signal or did not answer
- * in time) may hold pointers in registers: counted in result.unsure (and
- * its stack is scanned in place). Pointers only the kernel holds (epoll
- * data, timer sigevent values, aio) are not roots yet. Swapped-out pages
- * of other mappings are read back in by process_vm_readv (correct, slow).
- * A mapping created or changed between reading smaps and scanning cannot
- * be: the world is stopped (threads in shim system calls are held at
- * their exit), except for threads that did not stop (unsure).
- * In leak mode a miss only makes a false leak report; the freeing modes
- * (later phases) must treat result.unsure > 0 as "free nothing".
+ * What the mark cannot see. A thread that did not stop (it blocks the
+ * runtime signal or did not answer in time), a mapping list that could not
+ * be read whole, a full kernel-root table: st.unsafe, and that cycle frees
+ * nothing (collect) and releases nothing (quarantine). Pointers kept only
+ * outside the process or hidden (XOR-ed) are not seen at all.
  *
- * Free objects. allocbits count objects sitting on cache lists and in
- * mcentral's transfer caches as allocated (heap.c). Before the roots, every
- * such object is marked, so it is neither traced (its words are stale) nor
- * counted. A thread stopped in the middle of a cache pop or push holds the
- * object in a register: it is marked as reached, which is right.
- *
- * Locks. A cycle holds gc_lock (one cycle at a time), then the world
- * (gr_stw_stop), then every heap lock by trylock (heap.h); if a stopped
- * thread holds a heap lock the world is restarted and the cycle retries
- * after a short sleep, up to ~1 s. The collector never allocates from the
- * heap: its work area is mmap'd once.
+ * Locks. gc_lock (a cycle, its results), then qlock and kr_lock, then
+ * every heap lock (gr_heap_gc_lock_all), then the world. The collector
+ * never allocates from the heap: its work area, mark stack and buffers
+ * are mmap'd.
  */
 #include "core/gc.h"
 #include "shims/grun_debug.h"
@@ -1904,10 +1901,27 @@ void gr_gc_last(struct gr_gc_result *r)
 	gr_unlock(&gc_lock);
 }
 
+static void leak_report_locked(int fd);
+
 void gr_gc_leak_report(int fd)
 {
-	char line[256];
 	gr_lock(&gc_lock);
+	leak_report_locked(fd);
+	gr_unlock(&gc_lock);
+}
+
+bool gr_gc_leak_report_try(int fd)
+{
+	if (!gr_trylock(&gc_lock))
+		return false;
+	leak_report_locked(fd);
+	gr_unlock(&gc_lock);
+	return true;
+}
+
+static void leak_report_locked(int fd)
+{
+	char line[256];
 	/* By allocation site (core/allocsite.c), largest first, then the same
 	 * objects by size class. */
 	gr_leakagg_report(fd, last.leaked_objects, last.leaked_bytes);
@@ -1933,7 +1947,6 @@ void gr_gc_leak_report(int fd)
 				   gr_class[best].size, best);
 		gr_write_all(fd, line, n);
 	}
-	gr_unlock(&gc_lock);
 }
 
 void gr_gc_fork_child(void)

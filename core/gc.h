@@ -1,7 +1,8 @@
 /* gc: the garbage collector over the heap of core/heap.c (DESIGN.md §9,
- * issue 7). Phase 1: a conservative, stop-the-world mark in leak mode; it
- * counts what the program allocated, never freed, and can no longer reach,
- * and frees nothing. See gc.c for the design, the roots and their limits.
+ * issue 7): conservative roots, a concurrent mark with dirty-page tracking
+ * (core/dirty.h), one short pause, a concurrent sweep; modes leak, collect
+ * and quarantine (GRUN_GC). See gc.c for the design, the roots and their
+ * limits.
  *
  * Calling contexts: a G, or a thread that is not a G (the initial thread
  * before the scheduler starts, a foreign thread, an atexit handler). Not g0,
@@ -48,6 +49,9 @@ GR_HIDDEN void gr_gc_last(struct gr_gc_result *r);
 /* Leaked objects and bytes of the last cycle, by size class, largest
  * first (allocation sites: later phase). */
 GR_HIDDEN void gr_gc_leak_report(int fd);
+/* The same from the goroutine dump (maybe a signal handler): the last
+ * cycle's report, unless a cycle holds the collector's lock (false). */
+GR_HIDDEN bool gr_gc_leak_report_try(int fd);
 
 /* The pacer: heap bytes in use (gr_heap_inuse_bytes) that start the next
  * cycle; UINT64_MAX when the collector is off. The heap calls gr_gc_pace
