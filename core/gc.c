@@ -35,7 +35,7 @@
  *
  * Pacing (pace()): the next cycle starts when the bytes out of mcentral
  * reach the goal, the heap kept after the sweep plus GRUN_GCPERCENT% of
- * the live heap (at least 4 MiB), capped under GRUN_MEMLIMIT; quarantine
+ * the live heap (at least GOAL_MIN), capped under GRUN_MEMLIMIT; quarantine
  * also starts one at a quarter of the live heap held; sysmon forces one
  * every 2 minutes. A worker thread (not a G: it must run while every G is
  * stopped) runs the cycles; an allocation an eighth over the goal while a
@@ -108,7 +108,8 @@
 #define MAXRANGES 65536			/* excluded ranges */
 #define MAXMODSEG 4096			/* writable module segments */
 #define MAXPROT 8192			/* root ranges with dirty tracking */
-#define REG_MIN ((uintptr_t)256 << 10)	/* smaller root ranges are rescanned whole */
+#define REG_MIN ((uintptr_t)256 << 10)
+#define GOAL_MIN ((uint64_t)32 << 20)		/* the pacer's smallest goal */	/* smaller root ranges are rescanned whole */
 #define LOCK_TRIES 2000			/* x 500 us */
 
 struct range { uintptr_t lo, hi; };
@@ -894,7 +895,8 @@ static size_t qlen;			/* qlock */
 static size_t qterm;			/* entries older than the last termination */
 static struct gr_lock qlock;
 static _Atomic uint64_t qbytes, qobjects, q_overflow, q_doublefree, dangling_total;
-static _Atomic uint64_t qlimit = (uint64_t)64 << 20;	/* bytes that start a cycle */
+#define QLIMIT_MIN ((uint64_t)64 << 20)
+static _Atomic uint64_t qlimit = QLIMIT_MIN;	/* bytes that start a cycle */
 
 static void quarantine(void *p, struct gr_span *s)
 {
@@ -1140,8 +1142,11 @@ static void pace(uint64_t live, uint64_t inuse_after)
 	} else {
 		uint64_t base = inuse_after > live ? inuse_after : live;
 		goal = base + live / 100 * (uint64_t)gr_cfg.gcpercent;
-		if (goal < ((uint64_t)4 << 20))
-			goal = (uint64_t)4 << 20;
+		/* Go's floor is 4 MiB; a cycle here has a fixed cost of a few
+		 * milliseconds (the mapping list, protecting the heap), so the
+		 * floor is higher: small heaps cycle less often. */
+		if (goal < GOAL_MIN)
+			goal = GOAL_MIN;
 	}
 	uint64_t limit = gr_cfg.memlimit;
 	if (limit) {
@@ -1154,8 +1159,10 @@ static void pace(uint64_t live, uint64_t inuse_after)
 	}
 	pz.goal = goal;
 	atomic_store(&gr_gc_trigger, goal);
+	/* Quarantine: a cycle when it holds a quarter of the live heap, and
+	 * at least 64 MiB (each cycle costs milliseconds; MarkUs's 25%). */
 	uint64_t ql = live / 4;
-	atomic_store(&qlimit, ql > ((uint64_t)16 << 20) ? ql : (uint64_t)16 << 20);
+	atomic_store(&qlimit, ql > QLIMIT_MIN ? ql : QLIMIT_MIN);
 }
 
 static _Atomic uint32_t wake_word;
