@@ -270,8 +270,12 @@ static void scan_buf(const void *p, size_t n)
  * when they enter it (Boehm's prefetch-on-gray): on a pointer-dense heap
  * the mark is bound by cache misses on the objects themselves. */
 #define PFRING 16
+static bool nodrain;		/* the first pause only queues what it finds */
+
 static void drain(void)
 {
+	if (nodrain)
+		return;
 	uintptr_t rb[PFRING], rs[PFRING];
 	unsigned head = 0, cnt = 0;
 	for (;;) {
@@ -466,7 +470,8 @@ static void visit_thread(const struct gr_stw_thread *t, void *arg)
 		struct range r = maps_find(W->maps, t->stack_lo + 128);
 		exclude(r.lo, r.hi);
 	}
-	drain();
+	if (!nodrain)
+		drain();
 }
 
 static void exclude(uintptr_t lo, uintptr_t hi)
@@ -791,7 +796,8 @@ static void scan_g_tls(void)
 		if (g->map_top && (uintptr_t)g->map_top > (uintptr_t)g->stack_hi) {
 			st.root_bytes += (uintptr_t)g->map_top - (uintptr_t)g->stack_hi;
 			scan_direct((uintptr_t)g->stack_hi, (uintptr_t)g->map_top);
-			drain();
+			if (!nodrain)
+				drain();
 		}
 	}
 }
@@ -1180,22 +1186,38 @@ static _Atomic uint64_t assist_waits;
  * running: wait for its end, a millisecond at a time, at most 20 ms. Not
  * the collector's own thread, not in a signal handler's malloc (a G's
  * handler runs on its stack: it would only wait, never deadlock). */
+static _Atomic bool marking;		/* a cycle is marking (until its restart) */
+
 static void assist(void)
 {
-	if (gr_curm == &worker_m || !atomic_load(&want_why) || gr_in_vfork_child())
+	if (gr_curm == &worker_m || gr_in_vfork_child())
 		return;
-	if (!atomic_load(&worker_on)) {
+	if (!atomic_load(&worker_on) && atomic_load(&want_why)) {
 		start_worker();
 		uint64_t goal = pz.goal;
 		atomic_store(&gr_gc_hard, goal == UINT64_MAX ? UINT64_MAX : goal + goal / 8);
 		return;
 	}
+	if (!atomic_load(&marking) && !atomic_load(&want_why))
+		return;
 	atomic_fetch_add_explicit(&assist_waits, 1, memory_order_relaxed);
 	uint32_t seen = atomic_load(&cycle_end);
-	for (int i = 0; i < 20 && atomic_load(&want_why) && atomic_load(&cycle_end) == seen; i++) {
+	for (int i = 0; i < 20 && atomic_load(&cycle_end) == seen &&
+			gr_heap_inuse_bytes() >= atomic_load(&gr_gc_hard); i++) {
 		struct timespec ts = { 0, 1000000 };
 		gr_futex_wait(&cycle_end, seen, &ts);
 	}
+}
+
+/* The world runs again after a termination: assists end (the sweep is
+ * concurrent and allocation into unswept spans is black). */
+static void marking_done(void)
+{
+	atomic_store(&marking, false);
+	uint64_t goal = pz.goal;
+	atomic_store(&gr_gc_hard, atomic_load(&want_why) && goal != UINT64_MAX ? goal + goal / 8 : UINT64_MAX);
+	atomic_fetch_add(&cycle_end, 1);
+	gr_futex_wake(&cycle_end, INT32_MAX);
 }
 
 void gr_gc_wake(int why)
@@ -1335,19 +1357,20 @@ static void print_ms(char *buf, size_t n, int64_t ns)
 }
 
 /* GRUN_DEBUG=gctrace=1: Go's line, then what this collector adds.
- *   gc N @T s P%: 0+B+C ms clock, 0+B/0/0+C ms cpu, H0->H1->L MB, G MB goal, N P (...)
- * B: the concurrent mark (0 when the world is stopped for all of it, no
- * dirty tracking); C: the pause, from taking the heap locks to restarting
- * the world (there is no first pause: nothing needs the world stopped to
- * start marking). H0, H1: heap objects at the start and the end; L: the
+ *   gc N @T s P%: A+B+C ms clock, A+B/0/0+C ms cpu, H0->H1->L MB, G MB goal, N P (...)
+ * A: the first pause (registers and stacks read; 0 without the concurrent
+ * mark); B: the concurrent mark (0 when the world is stopped for all of it,
+ * no dirty tracking); C: the pause at the termination, from taking the
+ * heap locks to restarting the world. H0, H1: heap objects at the start and the end; L: the
  * live (reached) heap; G: the heap that starts the next cycle. In
  * parentheses: the trigger, written pages read at the termination, the
  * sweep's time, the mode's results, roots read. */
-static void trace(uint64_t cycle, int64_t t0, int64_t t_conc, int64_t t_stop, int64_t t_mark, int64_t t_end,
-		  int64_t t_sweep, uint64_t heap0, bool conc, long dirty, const char *why)
+static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, int64_t t_stop, int64_t t_mark,
+		  int64_t t_end, int64_t t_sweep, uint64_t heap0, bool conc, long dirty, const char *why)
 {
 	(void)t_mark;
-	char b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32];
+	print_ms(a, sizeof a, t_first);
 	print_ms(b, sizeof b, conc ? t_conc - t0 : 0);
 	print_ms(c, sizeof c, t_end - t_stop);
 	print_ms(d, sizeof d, t_sweep - t_end);
@@ -1370,11 +1393,11 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_conc, int64_t t_stop, in
 		       (unsigned long long)st.quarantine_bytes, (unsigned long long)atomic_load(&dangling_total));
 	else
 		extra[0] = 0;
-	gr_printf("gc %llu @%lld.%03llds %d%%: 0+%s+%s ms clock, 0+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
+	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %s+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
 		  "%llu MB goal, %d P (%s; %s; %ld pages written at termination; sweep %s ms; leak: %llu objects, "
 		  "%llu B;%s%s%s %llu MB roots, %llu kB unreadable%s)\n",
 		  (unsigned long long)cycle, (long long)(since / 1000000000), (long long)(since / 1000000 % 1000),
-		  pct, b, c, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(hs.objects_bytes >> 20),
+		  pct, a, b, c, a, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(hs.objects_bytes >> 20),
 		  (unsigned long long)(live >> 20), (unsigned long long)(pz.goal == UINT64_MAX ? 0 : pz.goal >> 20),
 		  gr_sched.nprocs ? gr_sched.nprocs : 1, why ? why : "forced", conc ? "concurrent" : "stop-the-world",
 		  dirty, d, (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
@@ -1594,6 +1617,63 @@ static void term_scan_maps(void)
 	}
 }
 
+/* The concurrent mark's first pause (Go's sweep termination, in place):
+ * the world stopped for as long as it takes to read every thread's
+ * registers and stack and every G's TLS; what they point to is only
+ * queued, and traced once the world runs again. Without it a running
+ * thread's registers (a loop's only pointer to a big structure) would be
+ * seen at the termination only, and all of it traced in that pause. Its
+ * misses (a thread that did not stop) cost nothing: the termination reads
+ * everything again. Returns the pause in ns (0: no stop). */
+static int64_t first_pause(void)
+{
+	int unstopped, unsure = st.unsure, unsafe = st.unsafe, nex = nexcl;
+	int64_t t0 = gr_nanotime();
+	if (gr_stw_stop(&unstopped) < 0)
+		return 0;	/* another stop is in progress */
+	nodrain = true;
+	gr_stw_foreach(visit_thread, NULL);
+	scan_g_tls();
+	wq_flush();
+	nodrain = false;
+	gr_stw_start();
+	int64_t ns = gr_nanotime() - t0;
+	st.unsure = unsure;
+	st.unsafe = unsafe;
+	nexcl = nex;	/* its exclusions are the termination's business */
+	note_pause(ns);
+	drain();
+	return ns;
+}
+
+/* Concurrent phase: the Gs' stacks and TLS, read while they run, so that
+ * the termination (which reads them again, exactly) finds most of what
+ * they reach already marked. A parked or runnable G from its saved sp; a
+ * running one (sp unknown) over the resident pages of its whole stack:
+ * what its dead frames hold stays alive this cycle (floating garbage,
+ * freed by the next). Not at exit: nothing floats into the leak report. */
+static void prescan_gs(void)
+{
+	struct gr_g *self = gr_curg;
+	for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire); g;
+	     g = g->allnext) {
+		int s = atomic_load(&g->status);
+		if (g == self || s == G_DEAD || s == G_IDLE || !g->stack_hi || !g->stack_lo)
+			continue;
+		uintptr_t lo = (uintptr_t)g->stack_lo, hi = (uintptr_t)g->stack_hi;
+		uintptr_t sp = (uintptr_t)g->sp;
+		bool parked = (s == G_WAITING || s == G_RUNNABLE) && sp > lo + 128 && sp < hi;
+		if (parked)
+			lo = sp - 128;
+		resident_only = !parked;
+		scan_copy(lo, hi);
+		resident_only = false;
+		if (g->map_top && (uintptr_t)g->map_top > hi)
+			scan_copy(hi, (uintptr_t)g->map_top);
+	}
+	drain();
+}
+
 /* --- the sweep -------------------------------------------------------------- */
 
 static bool sweep_collect;	/* collect mode and nothing unseen */
@@ -1714,6 +1794,8 @@ static int collect(const char *why, uintptr_t sp)
 	uint32_t na = gr_heap_gc_arenas(&arenas, &lost);
 	bool conc = concurrent_init() && !lost;
 	long dirty_pages = 0;
+	int64_t t_first = 0;	/* the first pause, ns */
+	atomic_store(&marking, true);
 	if (conc) {
 		/* Concurrent mark. Heap writes are recorded from here on; a big
 		 * root range from just before it is read. What changes behind
@@ -1728,6 +1810,7 @@ static int collect(const char *why, uintptr_t sp)
 		conc = protect_heap(arenas, na);
 		if (conc) {
 			read_maps();
+			t_first = first_pause();
 			/* Our own stack: the termination reads its live part; the
 			 * rest holds stale copies of object addresses. */
 			struct range own = maps_find(W->maps, (uintptr_t)__builtin_frame_address(0));
@@ -1739,15 +1822,25 @@ static int collect(const char *why, uintptr_t sp)
 			conc_phase = true;
 			scan_maps(W->maps);
 			conc_phase = false;
+			if (!exiting)
+				prescan_gs();
 			gr_lock(&kr_lock);
 			scan_kroots();
 			gr_unlock(&kr_lock);
 			drain();
 			/* Rounds of rescanning what was written meanwhile, so
 			 * that the termination finds little. */
-			for (int round = 0; round < 3; round++)
+			for (int round = 0; round < 3; round++) {
+				/* The last round: allocating threads wait for the end
+				 * of the cycle (assist()), so what the pause must trace
+				 * (objects allocated meanwhile, pages written) stays
+				 * small. */
+				if (round == 2)
+					atomic_store(&gr_gc_hard, 0);
 				if (dirty_round(arenas, na, true) < 64)
 					break;
+			}
+			atomic_store(&gr_gc_hard, 0);
 		}
 	}
 	int64_t t_conc = gr_nanotime();
@@ -1759,6 +1852,7 @@ static int collect(const char *why, uintptr_t sp)
 	int64_t t_stop;		/* the pause starts with the heap locks */
 	for (;; tries++) {
 		if (tries >= LOCK_TRIES) {
+			marking_done();
 			gr_unlock(&gc_lock);
 			return -EBUSY;
 		}
@@ -1816,6 +1910,7 @@ static int collect(const char *why, uintptr_t sp)
 	extra_unlock();
 	gr_heap_gc_unlock_all();
 	gr_stw_start();
+	marking_done();
 	int64_t t_end = gr_nanotime();
 	note_pause(t_end - t_stop);
 
@@ -1874,8 +1969,8 @@ static int collect(const char *why, uintptr_t sp)
 	atomic_fetch_add(&cycle_end, 1);
 	gr_futex_wake(&cycle_end, INT32_MAX);
 	if (gr_cfg.gctrace)
-		trace(last.cycle, t0, t_conc, t_stop, t_mark, t_end, t_sweep, hs.objects_bytes, conc, dirty_pages,
-		      why);
+		trace(last.cycle, t0, t_first, t_conc, t_stop, t_mark, t_end, t_sweep, hs.objects_bytes, conc,
+		      dirty_pages, why);
 	gr_unlock(&gc_lock);
 	return 0;
 }
