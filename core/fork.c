@@ -50,6 +50,8 @@ static bool forking;		/* the runtime's locks are held; fork_lock */
 void gr_fork_prepare(void)
 {
 	gr_lock(&fork_lock);
+	/* Before the heap's: newm holds it while pthread_create allocates. */
+	gr_lock(&gr_newm_lock);
 	gr_heap_fork_prepare();	/* heap (issue 6): its locks; the heap takes no runtime lock */
 	gr_allocsite_fork_prepare();	/* allocation sites (issue 7): leaf locks */
 	if (!atomic_load(&gr_sched.started))
@@ -68,12 +70,14 @@ void gr_fork_parent(void)
 	}
 	gr_allocsite_fork_parent();
 	gr_heap_fork_parent();	/* heap (issue 6) */
+	gr_unlock(&gr_newm_lock);
 	gr_unlock(&fork_lock);
 }
 
 void gr_fork_child(void)
 {
 	gr_heap_fork_child();	/* heap (issue 6): first, before anything allocates */
+	memset(&gr_newm_lock, 0, sizeof gr_newm_lock);
 	gr_allocsite_fork_child();
 	gr_gc_fork_child();	/* collector (issue 7): its lock may have been held */
 	memset(&fork_lock, 0, sizeof fork_lock);

@@ -1112,6 +1112,7 @@ static void extra_unlock(void)
 {
 	gr_unlock(&kr_lock);
 	gr_unlock(&qlock);
+	gr_unlock(&gr_newm_lock);
 }
 
 /* --- pauses, pacing, the worker ------------------------------------------------ */
@@ -1301,7 +1302,9 @@ static void start_worker(void)
 	uint64_t all = ~0ull & ~(1ull << (GR_RTSIG - 1)), old;
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
 	pthread_t t;
+	gr_lock(&gr_newm_lock);
 	int r = gr_real.pthread_create(&t, &attr, worker, NULL);
+	gr_unlock(&gr_newm_lock);
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
 	pthread_attr_destroy(&attr);
 	if (r != 0)
@@ -1629,14 +1632,18 @@ static int64_t first_pause(void)
 {
 	int unstopped, unsure = st.unsure, unsafe = st.unsafe, nex = nexcl;
 	int64_t t0 = gr_nanotime();
-	if (gr_stw_stop(&unstopped) < 0)
+	gr_lock(&gr_newm_lock);	/* no thread is being created (its dtv, TLS) */
+	if (gr_stw_stop(&unstopped) < 0) {
+		gr_unlock(&gr_newm_lock);
 		return 0;	/* another stop is in progress */
+	}
 	nodrain = true;
 	gr_stw_foreach(visit_thread, NULL);
 	scan_g_tls();
 	wq_flush();
 	nodrain = false;
 	gr_stw_start();
+	gr_unlock(&gr_newm_lock);
 	int64_t ns = gr_nanotime() - t0;
 	st.unsure = unsure;
 	st.unsafe = unsafe;
@@ -1856,9 +1863,10 @@ static int collect(const char *why, uintptr_t sp)
 			gr_unlock(&gc_lock);
 			return -EBUSY;
 		}
+		t_stop = gr_nanotime();
+		gr_lock(&gr_newm_lock);
 		gr_lock(&qlock);
 		gr_lock(&kr_lock);
-		t_stop = gr_nanotime();
 		gr_heap_gc_lock_all();
 		if (gr_stw_stop(&unstopped) == 0)
 			break;
@@ -2063,6 +2071,7 @@ void gr_gc_fork_child(void)
 	 * (its world-stop and heap locks are reset by their own handlers). */
 	gc_lock.state = 0;
 	qlock.state = 0;
+	gr_newm_lock.state = 0;
 	kr_lock.state = 0;
 	wq_n = 0;
 	mslen = 0;

@@ -247,6 +247,12 @@ int gr_m_newid(void)
 	return atomic_fetch_add(&mid_gen, 1) + 1;
 }
 
+/* Held around creating an OS thread: pthread_create allocates (the new
+ * thread's TLS and dtv) from the caller's heap cache, and the caller may
+ * be sysmon or an idle M, which a stop of the world does not stop. The
+ * collector holds it across its pauses (gc.c). */
+struct gr_lock gr_newm_lock;
+
 static void newm(struct gr_p *p, bool spinning)
 {
 	if (atomic_load(&gr_sched.mcount) >= MAX_MS)
@@ -263,13 +269,17 @@ static void newm(struct gr_p *p, bool spinning)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	sigset_t all, old;
 	sigfillset(&all);
+	gr_lock(&gr_newm_lock);
 	gr_real.pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = gr_real.pthread_create(&m->pthread, &attr, mstart, m);
 	gr_real.pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (r != 0)
+	if (r != 0) {
+		gr_unlock(&gr_newm_lock);
 		gr_throwf("newm: cannot create an OS thread", "pthread_create: error %d", r);
+	}
 	gr_identity_wait_registered(m);
+	gr_unlock(&gr_newm_lock);
 }
 
 static void startm(struct gr_p *p, bool spinning)

@@ -318,6 +318,8 @@ GR_HIDDEN extern struct gr_lock gr_allg_lock;
 GR_HIDDEN extern struct gr_g *gr_allg;
 
 GR_HIDDEN void gr_handoffp(struct gr_p *p);
+/* Held while an OS thread is created (newm, the collector's worker). */
+GR_HIDDEN extern struct gr_lock gr_newm_lock;
 /* An M id for a runtime thread that is not an M (the collector's worker:
  * its heap cache is gr_mcaches[id]). */
 GR_HIDDEN int gr_m_newid(void);
