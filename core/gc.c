@@ -460,16 +460,30 @@ static void visit_thread(const struct gr_stw_thread *t, void *arg)
 		if (!t->g)
 			return;	/* a foreign thread's stack: scanned in place (root 5) */
 	}
-	if (t->stack_hi > t->stack_lo) {
-		st.root_bytes += t->stack_hi - t->stack_lo;
-		scan_direct(t->stack_lo, t->stack_hi);
-	}
+	uintptr_t lo = t->stack_lo, hi = t->stack_hi;
+	struct range r = { 0, 0 };
 	if (!t->g && t->kind == STW_SIGNALED) {
-		/* Its range runs to the end of the mapping holding sp (stw.c):
-		 * the rest of that mapping, below sp, is dead stack. */
-		struct range r = maps_find(W->maps, t->stack_lo + 128);
-		exclude(r.lo, r.hi);
+		/* A thread that is not a G (an M on g0, a foreign thread): from
+		 * sp to the end of the mapping holding it (its TCB and TLS are
+		 * there too); the rest of that mapping, below sp, is dead stack.
+		 * The end from our own full copy of the mapping list: stw.c's
+		 * bounded one can miss it. */
+		r = maps_find(W->maps, lo + 128);
+		if (r.hi > hi && lo >= r.lo)
+			hi = r.hi;
 	}
+	if (hi > lo) {
+		st.root_bytes += hi - lo;
+		scan_direct(lo, hi);
+	}
+	/* Below sp the mapping is dead stack, but only the initial thread's
+	 * [stack] is sure to be its own: adjacent anonymous mappings merge
+	 * into one (a raw clone's stack beside an M's, whose TCB and glibc
+	 * dtv sit below the other's sp), so any other is left to the
+	 * mapping walk whole (stale words keep objects alive, never free
+	 * live ones). */
+	if (r.hi > r.lo && t->tid == selfpid)
+		exclude(r.lo, r.hi);
 	if (!nodrain)
 		drain();
 }
@@ -841,6 +855,9 @@ static void exclude_gstacks(void)
 	for (struct gr_g *g = gr_allg; g; g = g->allnext) {
 		if (g->user_stack)
 			continue;	/* program memory: scanned as it lies */
+		int st_ = atomic_load(&g->status);
+		if ((st_ == G_DEAD || st_ == G_IDLE) && !g->tp)
+			continue;	/* its stack was unmapped: the range may be anyone's now */
 		if (g->map_base)
 			exclude((uintptr_t)g->map_base, (uintptr_t)g->map_base + g->map_size);
 		else if (g->is_main && g->stack_lo)

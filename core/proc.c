@@ -868,6 +868,8 @@ static void gfree(struct gr_g *g)
 		gr_tls_list_del(g->tp);
 		gr_tls_free(g->tp);
 		gr_stack_unmap(gstack(g));
+		g->map_base = NULL;	/* gone: its addresses may be mapped again by anyone */
+		g->map_size = 0;
 	} else if (g->user_stack) {
 		gr_tls_list_del(g->tp);
 		gr_tls_free(g->tp);
