@@ -150,8 +150,6 @@ static _Atomic int64_t gc_ns_total;
 static struct {
 	uint64_t root_bytes, heap_bytes, unread_bytes;
 	uint64_t live_objects, live_bytes;	/* scanned from the mark stack */
-	uint64_t marked_objects, marked_bytes;	/* mark bits at the end, free ones included */
-	uint64_t free_objects, free_bytes;	/* marked before the roots: on free lists */
 	int unsure;
 	int unsafe;		/* of those, misses that make freeing unsafe */
 	int unstopped;
@@ -396,11 +394,7 @@ static void mark_free(void *obj, void *arg)
 	uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)obj - s->base) * s->divmul) >> 32);
 	if (idx < s->nelems) {
 		uint64_t *mb = &gr_span_markbits(s)[idx >> 6], bit = 1ull << (idx & 63);
-		if (!(*mb & bit)) {
-			*mb |= bit;
-			st.free_objects++;
-			st.free_bytes += s->elemsize;
-		}
+		*mb |= bit;
 	}
 }
 
@@ -460,30 +454,21 @@ static void visit_thread(const struct gr_stw_thread *t, void *arg)
 		if (!t->g)
 			return;	/* a foreign thread's stack: scanned in place (root 5) */
 	}
-	uintptr_t lo = t->stack_lo, hi = t->stack_hi;
-	struct range r = { 0, 0 };
-	if (!t->g && t->kind == STW_SIGNALED) {
-		/* A thread that is not a G (an M on g0, a foreign thread): from
-		 * sp to the end of the mapping holding it (its TCB and TLS are
-		 * there too); the rest of that mapping, below sp, is dead stack.
-		 * The end from our own full copy of the mapping list: stw.c's
-		 * bounded one can miss it. */
-		r = maps_find(W->maps, lo + 128);
-		if (r.hi > hi && lo >= r.lo)
-			hi = r.hi;
+	if (t->stack_hi > t->stack_lo) {
+		st.root_bytes += t->stack_hi - t->stack_lo;
+		scan_direct(t->stack_lo, t->stack_hi);
 	}
-	if (hi > lo) {
-		st.root_bytes += hi - lo;
-		scan_direct(lo, hi);
-	}
-	/* Below sp the mapping is dead stack, but only the initial thread's
-	 * [stack] is sure to be its own: adjacent anonymous mappings merge
-	 * into one (a raw clone's stack beside an M's, whose TCB and glibc
-	 * dtv sit below the other's sp), so any other is left to the
-	 * mapping walk whole (stale words keep objects alive, never free
+	/* A thread that is not a G was read from sp to the end of the mapping
+	 * holding sp (stw.c); below sp that mapping is dead stack, but only the
+	 * initial thread's [stack] is sure to be its own: adjacent anonymous
+	 * mappings merge into one (a raw clone's stack beside an M's, whose
+	 * TCB and glibc dtv sit below the other's sp), so any other is left to
+	 * the mapping walk whole (stale words keep objects alive, never free
 	 * live ones). */
-	if (r.hi > r.lo && t->tid == selfpid)
+	if (!t->g && t->kind == STW_SIGNALED && t->tid == selfpid) {
+		struct range r = maps_find(W->maps, t->stack_lo + 128);
 		exclude(r.lo, r.hi);
+	}
 	if (!nodrain)
 		drain();
 }
@@ -599,9 +584,11 @@ static uintptr_t hex(const char **pp)
 	return v;
 }
 
-static size_t read_maps(void)
+/* /proc/self/smaps or /proc/self/maps into W->maps. A list that cannot be
+ * read whole misses mappings: unsafe to free. */
+static size_t read_proc_maps(const char *path)
 {
-	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		st.unsure++;
 		st.unsafe++;	/* no other mapping scanned */
@@ -619,6 +606,11 @@ static size_t read_maps(void)
 	gr_sys(SYS_close, fd, 0, 0);
 	W->maps[n] = 0;
 	return n;
+}
+
+static size_t read_maps(void)
+{
+	return read_proc_maps("/proc/self/smaps");
 }
 
 /* smaps: a header line per mapping ("lo-hi perms offset dev inode path",
@@ -1198,7 +1190,6 @@ static const char *const why_names[] = { "none", "heap", "quarantine", "limit", 
 static struct gr_m worker_m;		/* the worker's identity (worker()) */
 static void start_worker(void);
 static _Atomic uint32_t cycle_end;	/* bumped at each cycle's end (futex) */
-static _Atomic uint64_t assist_waits;
 
 /* gr_gc_assist_check found the heap 1.5x over its goal with a cycle
  * running: wait for its end, a millisecond at a time, at most 20 ms. Not
@@ -1218,7 +1209,6 @@ static void assist(void)
 	}
 	if (!atomic_load(&marking) && !atomic_load(&want_why))
 		return;
-	atomic_fetch_add_explicit(&assist_waits, 1, memory_order_relaxed);
 	uint32_t seen = atomic_load(&cycle_end);
 	for (int i = 0; i < 20 && atomic_load(&cycle_end) == seen &&
 			gr_heap_inuse_bytes() >= atomic_load(&gr_gc_hard); i++) {
@@ -1385,10 +1375,9 @@ static void print_ms(char *buf, size_t n, int64_t ns)
  * live (reached) heap; G: the heap that starts the next cycle. In
  * parentheses: the trigger, written pages read at the termination, the
  * sweep's time, the mode's results, roots read. */
-static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, int64_t t_stop, int64_t t_mark,
+static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, int64_t t_stop,
 		  int64_t t_end, int64_t t_sweep, uint64_t heap0, bool conc, long dirty, const char *why)
 {
-	(void)t_mark;
 	char a[32], b[32], c[32], d[32];
 	print_ms(a, sizeof a, t_first);
 	print_ms(b, sizeof b, conc ? t_conc - t0 : 0);
@@ -1593,22 +1582,7 @@ static void term_scan_range(uintptr_t lo, uintptr_t hi)
 /* /proc/self/maps (not smaps: no page-table walk) at the termination. */
 static void term_scan_maps(void)
 {
-	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		st.unsure++;
-		st.unsafe++;
-		return;
-	}
-	size_t n = 0;
-	long r;
-	while (n < MAPS_BYTES - 1 && (r = gr_sys(SYS_read, fd, (long)(W->maps + n), MAPS_BYTES - 1 - n)) > 0)
-		n += (size_t)r;
-	gr_sys(SYS_close, fd, 0, 0);
-	if (n >= MAPS_BYTES - 1) {
-		st.unsure++;
-		st.unsafe++;
-	}
-	W->maps[n] = 0;
+	read_proc_maps("/proc/self/maps");
 	for (const char *p = W->maps; *p; p = next_line(p)) {
 		const char *q = p;
 		uintptr_t lo = hex(&q);
@@ -1809,10 +1783,6 @@ static int collect(const char *why, uintptr_t sp)
 	nmods = 0;
 	nexcl = 0;
 	nprot = 0;
-	/* Before any stop: ld.so's lock may be held by a thread we stop. A
-	 * module loaded after this is still scanned as an other mapping. */
-	gr_real.dl_iterate_phdr(phdr_cb, NULL);
-
 	const uint32_t *arenas;
 	bool lost;
 	uint32_t na = gr_heap_gc_arenas(&arenas, &lost);
@@ -1868,6 +1838,12 @@ static int collect(const char *why, uintptr_t sp)
 		}
 	}
 	int64_t t_conc = gr_nanotime();
+	/* Module segments, for the stop-the-world mark (the concurrent one
+	 * reads them in its mapping walks). Before the stop: ld.so's lock
+	 * may be held by a thread we stop. A module loaded after this is
+	 * still scanned as an other mapping. */
+	if (!conc)
+		gr_real.dl_iterate_phdr(phdr_cb, NULL);
 
 	/* Every lock the termination needs, then the world: a thread stopped
 	 * while holding one would make the stop useless. A stopper that loses
@@ -1922,7 +1898,6 @@ static int collect(const char *why, uintptr_t sp)
 	rescan_marked();
 	if (conc)
 		gr_heap_gc_foreach_free(mark_free, NULL);	/* freed meanwhile: not leaks */
-	int64_t t_mark = gr_nanotime();
 
 	/* Mark done: the sweep starts. Spans existing now are unswept;
 	 * the quarantine's entries so far are judged by this mark. */
@@ -1994,7 +1969,7 @@ static int collect(const char *why, uintptr_t sp)
 	atomic_fetch_add(&cycle_end, 1);
 	gr_futex_wake(&cycle_end, INT32_MAX);
 	if (gr_cfg.gctrace)
-		trace(last.cycle, t0, t_first, t_conc, t_stop, t_mark, t_end, t_sweep, hs.objects_bytes, conc,
+		trace(last.cycle, t0, t_first, t_conc, t_stop, t_end, t_sweep, hs.objects_bytes, conc,
 		      dirty_pages, why);
 	gr_unlock(&gc_lock);
 	return 0;

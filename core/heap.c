@@ -1514,34 +1514,6 @@ void gr_heap_gc_lock_all(void)
 	gr_lock(&gc_meta_lock);
 }
 
-bool gr_heap_gc_trylock_all(void)
-{
-	if (gr_heap_mode != 1)
-		return true;
-	unsigned k = 1;
-	if (!gr_trylock(&shared_lock))
-		return false;
-	for (; k < GR_NCLASSES; k++)
-		if (!gr_trylock(&central[k].lock))
-			goto out_centrals;
-	if (!gr_trylock(&mheap.lock))
-		goto out_centrals;
-	if (!gr_trylock(&meta_lock))
-		goto out_heap;
-	if (!gr_trylock(&gc_meta_lock))
-		goto out_meta;
-	return true;
-out_meta:
-	gr_unlock(&meta_lock);
-out_heap:
-	gr_unlock(&mheap.lock);
-out_centrals:
-	while (--k >= 1)
-		gr_unlock(&central[k].lock);
-	gr_unlock(&shared_lock);
-	return false;
-}
-
 void gr_heap_gc_unlock_all(void)
 {
 	if (gr_heap_mode != 1)

@@ -252,10 +252,8 @@ GR_HIDDEN void gr_heap_print_metrics(int fd);
 GR_HIDDEN extern void (*gr_heap_metrics_hook)(int fd);
 
 /* === GC support (issue 7; heap.c's block of the same name) =============
- * For core/gc.c only, with the world stopped. trylock_all takes every heap
- * lock or none (false: a stopped thread holds one; restart and retry). */
-GR_HIDDEN bool gr_heap_gc_trylock_all(void);
-/* Or before stopping the world: every heap lock, waiting for each. */
+ * For core/gc.c only. lock_all takes every heap lock, waiting for each,
+ * before the collector stops the world (unlock_all releases them). */
 GR_HIDDEN void gr_heap_gc_lock_all(void);
 
 /* The sweep (gc.c). The mark's termination bumps gr_heap_sweepgen with the
