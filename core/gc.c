@@ -97,6 +97,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -159,6 +160,12 @@ static struct {
 	bool sweep;		/* collect mode and nothing unsafe: queue the garbage */
 } st;
 
+#define MAXROUNDS 12	/* concurrent rescans of written pages */
+#define ROUND_DONE 256		/* written pages a round may leave to the pause */
+#define STRICT_PAGES 8192	/* a round after one that found fewer: every allocation waits */
+static long rounds[MAXROUNDS];	/* written pages each round found (gctrace) */
+static int nrounds;
+
 /* Result of the last cycle, by size class (class 0: large objects). */
 static struct gr_gc_result last;
 static uint64_t last_cls_objects[GR_NCLASSES], last_cls_bytes[GR_NCLASSES];
@@ -192,10 +199,12 @@ static void markspan(uintptr_t w, struct gr_span *s)
 		uint64_t bit = 1ull << (idx & 63);
 		if (!(gr_span_allocbits(s)[idx >> 6] & bit))
 			return;
+		/* Atomic: a concurrent mark shares the words with frees into
+		 * transfer caches (gr_heap_gc_mark_tc_begin). */
 		uint64_t *mb = &gr_span_markbits(s)[idx >> 6];
-		if (*mb & bit)
+		if (__atomic_load_n(mb, __ATOMIC_RELAXED) & bit ||
+		    __atomic_fetch_or(mb, bit, __ATOMIC_RELAXED) & bit)
 			return;
-		*mb |= bit;
 		push(s->base + (uintptr_t)idx * s->elemsize, s->elemsize);
 	} else if (s->state == SPAN_LARGE) {
 		uint64_t *mb = gr_span_markbits(s);
@@ -1390,6 +1399,9 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 	uint64_t live = last.live_bytes;
 	struct gr_heap_stats hs;
 	gr_heap_read_stats(&hs);
+	char rb[16 * MAXROUNDS] = "", *rp = rb;
+	for (int i = 0; i < nrounds; i++)
+		rp += gr_fmt(rp, (size_t)(rb + sizeof rb - rp), "%s%ld", i ? "," : " after rounds of ", rounds[i]);
 	char extra[256];
 	if (mode == GR_GC_COLLECT)
 		gr_fmt(extra, sizeof extra, "collect: freed %llu objects, %llu B%s",
@@ -1403,13 +1415,13 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 	else
 		extra[0] = 0;
 	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %s+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
-		  "%llu MB goal, %d P (%s; %s; %ld pages written at termination; sweep %s ms; leak: %llu objects, "
+		  "%llu MB goal, %d P (%s; %s; %ld pages written at termination%s; sweep %s ms; leak: %llu objects, "
 		  "%llu B;%s%s%s %llu MB roots, %llu kB unreadable%s)\n",
 		  (unsigned long long)cycle, (long long)(since / 1000000000), (long long)(since / 1000000 % 1000),
 		  pct, a, b, c, a, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(hs.objects_bytes >> 20),
 		  (unsigned long long)(live >> 20), (unsigned long long)(pz.goal == UINT64_MAX ? 0 : pz.goal >> 20),
 		  gr_sched.nprocs ? gr_sched.nprocs : 1, why ? why : "forced", conc ? "concurrent" : "stop-the-world",
-		  dirty, d, (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
+		  dirty, rb, d, (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
 		  extra[0] ? " " : "", extra, extra[0] ? ";" : "", (unsigned long long)(st.root_bytes >> 20),
 		  (unsigned long long)(st.unread_bytes >> 10), st.unsure ? "; unsure" : "");
 }
@@ -1633,9 +1645,11 @@ static int64_t first_pause(void)
 	scan_g_tls();
 	wq_flush();
 	nodrain = false;
+	/* The pause ends with the restart (the stopper may be descheduled
+	 * as soon as the threads it wakes run). */
+	int64_t ns = gr_nanotime() - t0;
 	gr_stw_start();
 	gr_unlock(&gr_newm_lock);
-	int64_t ns = gr_nanotime() - t0;
 	st.unsure = unsure;
 	st.unsafe = unsafe;
 	nexcl = nex;	/* its exclusions are the termination's business */
@@ -1783,6 +1797,7 @@ static int collect(const char *why, uintptr_t sp)
 	nmods = 0;
 	nexcl = 0;
 	nprot = 0;
+	nrounds = 0;
 	const uint32_t *arenas;
 	bool lost;
 	uint32_t na = gr_heap_gc_arenas(&arenas, &lost);
@@ -1803,6 +1818,7 @@ static int collect(const char *why, uintptr_t sp)
 		heap_size = (uintptr_t)1 << GR_ADDRBITS;
 		conc = protect_heap(arenas, na);
 		if (conc) {
+			gr_heap_gc_mark_tc_begin();
 			read_maps();
 			t_first = first_pause();
 			/* Our own stack: the termination reads its live part; the
@@ -1823,16 +1839,29 @@ static int collect(const char *why, uintptr_t sp)
 			gr_unlock(&kr_lock);
 			drain();
 			/* Rounds of rescanning what was written meanwhile, so
-			 * that the termination finds little. */
-			for (int round = 0; round < 3; round++) {
-				/* The last round: allocating threads wait for the end
-				 * of the cycle (assist()), so what the pause must trace
-				 * (objects allocated meanwhile, pages written) stays
-				 * small. */
-				if (round == 2)
-					atomic_store(&gr_gc_hard, 0);
-				if (dirty_round(arenas, na, true) < 64)
+			 * that the termination finds little: until a round finds
+			 * few written pages (at most MAXROUNDS). From the third
+			 * on, allocating threads assist: a refill from the heap
+			 * waits for the end of the cycle (assist()); once a round
+			 * is short (it found few pages) or the set stops
+			 * shrinking, every allocation waits, even from a cache,
+			 * or a program that frees as much as it allocates would
+			 * keep writing pages. What the pause must trace stays
+			 * small; the program sees those waits, not a pause
+			 * (gc_pause's mutation_max_ms). */
+			nrounds = 0;
+			bool stalled = false;
+			for (long prev = LONG_MAX; nrounds < MAXROUNDS;) {
+				if (nrounds >= 2)
+					atomic_store(&gr_gc_hard, prev < STRICT_PAGES || stalled ? 0 : 1);
+				/* Arenas mapped meanwhile too (protected at birth). */
+				na = gr_heap_gc_arenas(&arenas, &lost);
+				long d = dirty_round(arenas, na, true);
+				rounds[nrounds++] = d;
+				if (d < ROUND_DONE)
 					break;
+				stalled = nrounds >= 4 && d > prev - prev / 4;
+				prev = d;
 			}
 			atomic_store(&gr_gc_hard, 0);
 		}
@@ -1852,6 +1881,7 @@ static int collect(const char *why, uintptr_t sp)
 	int64_t t_stop;		/* the pause starts with the heap locks */
 	for (;; tries++) {
 		if (tries >= LOCK_TRIES) {
+			gr_heap_gc_mark_tc_end();
 			marking_done();
 			gr_unlock(&gc_lock);
 			return -EBUSY;
@@ -1874,7 +1904,7 @@ static int collect(const char *why, uintptr_t sp)
 	build_exclusions(arenas, na, lost, !conc);
 	if (!conc) {
 		/* Free objects first: marked, so never traced (stale words). */
-		gr_heap_gc_foreach_free(mark_free, NULL);
+		gr_heap_gc_foreach_free(mark_free, NULL, true);
 		read_maps();
 	}
 	exclude_g0_stacks();	/* W->maps: this stop's smaps, or the concurrent phase's */
@@ -1896,8 +1926,13 @@ static int collect(const char *why, uintptr_t sp)
 	}
 	drain();
 	rescan_marked();
+	if (conc) {
+		/* Freed meanwhile: not leaks (the transfer caches' objects
+		 * are marked already, gr_heap_gc_mark_tc_begin). */
+		gr_heap_gc_foreach_free(mark_free, NULL, false);
+		gr_heap_gc_mark_tc_end();
+	}
 	if (conc)
-		gr_heap_gc_foreach_free(mark_free, NULL);	/* freed meanwhile: not leaks */
 
 	/* Mark done: the sweep starts. Spans existing now are unswept;
 	 * the quarantine's entries so far are judged by this mark. */
@@ -1909,9 +1944,9 @@ static int collect(const char *why, uintptr_t sp)
 
 	extra_unlock();
 	gr_heap_gc_unlock_all();
+	int64_t t_end = gr_nanotime();	/* as the first pause's */
 	gr_stw_start();
 	marking_done();
-	int64_t t_end = gr_nanotime();
 	note_pause(t_end - t_stop);
 
 	/* The sweep, concurrent with the program. */
@@ -2068,6 +2103,8 @@ void gr_gc_fork_child(void)
 	wq_n = 0;
 	mslen = 0;
 	nsweep = 0;
+	gr_heap_gc_mark_tc_end();
+	atomic_store(&marking, false);
 	/* The worker thread did not survive: sysmon starts another. */
 	atomic_store(&worker_on, false);
 	atomic_store(&want_why, 0);

@@ -664,6 +664,22 @@ struct gr_central {
 
 static struct gr_central central[GR_NCLASSES];
 
+/* A concurrent mark is running: batches entering a transfer cache are
+ * marked (gr_heap_gc_mark_tc_begin). */
+static _Atomic bool tc_marking;
+
+/* Set the mark bit of each object of a free list (transfer caches). */
+static void mark_free_list(void *p)
+{
+	for (; p; p = *(void **)p) {
+		struct gr_span *s = gr_heap_spanof(p);
+		uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmul) >> 32);
+		if (idx < s->nelems)
+			atomic_fetch_or_explicit((_Atomic uint64_t *)&gr_span_markbits(s)[idx >> 6], 1ull << (idx & 63),
+						 memory_order_relaxed);
+	}
+}
+
 static void partial_push(struct gr_central *c, struct gr_span *s)
 {
 	s->prev = NULL;
@@ -788,6 +804,8 @@ static void central_release(unsigned cls, void *list, uint32_t n, bool to_tc)
 	gr_lock(&c->lock);
 	if (to_tc && n == gr_class[cls].batch && c->ntc < TCSLOTS) {
 		c->tc[c->ntc++] = list;
+		if (atomic_load_explicit(&tc_marking, memory_order_relaxed))
+			mark_free_list(list);
 		gr_unlock(&c->lock);
 		return;
 	}
@@ -1585,7 +1603,7 @@ static void gc_walk_cache(struct gr_mcache *c, void (*fn)(void *obj, void *arg),
 		gc_walk_list(c->l[k].head, fn, arg);
 }
 
-void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg)
+void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg, bool tc)
 {
 	if (gr_heap_mode != 1)
 		return;
@@ -1596,8 +1614,27 @@ void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg)
 	}
 	gc_walk_cache(&main_cache, fn, arg);
 	gc_walk_cache(&shared_cache, fn, arg);
-	for (unsigned k = 1; k < GR_NCLASSES; k++)
+	for (unsigned k = 1; tc && k < GR_NCLASSES; k++)
 		for (uint32_t t = 0; t < central[k].ntc; t++)
 			gc_walk_list(central[k].tc[t], fn, arg);
+}
+
+void gr_heap_gc_mark_tc_begin(void)
+{
+	if (gr_heap_mode != 1)
+		return;
+	atomic_store(&tc_marking, true);
+	/* Under each lock: a batch inserted after it sees the flag. */
+	for (unsigned k = 1; k < GR_NCLASSES; k++) {
+		gr_lock(&central[k].lock);
+		for (uint32_t t = 0; t < central[k].ntc; t++)
+			mark_free_list(central[k].tc[t]);
+		gr_unlock(&central[k].lock);
+	}
+}
+
+void gr_heap_gc_mark_tc_end(void)
+{
+	atomic_store(&tc_marking, false);
 }
 /* === end of GC support ===================================================== */

@@ -131,6 +131,10 @@ GR_HIDDEN void *gr_heap_alloc_slow(size_t size);
 GR_HIDDEN void gr_heap_free_slow(void *p, struct gr_span *s);
 GR_HIDDEN void gr_heap_cache_overflow(struct gr_mcache *c, unsigned cls);
 
+/* The collector's assist threshold (gc.h): 0 while a cycle's last rounds
+ * want every allocation to wait for it, frees of recycled objects too. */
+GR_HIDDEN extern _Atomic uint64_t gr_gc_hard;
+
 /* Allocate size bytes (16-byte aligned when size > 8); NULL when out of
  * memory (errno not set here). */
 static inline void *gr_heap_alloc(size_t size)
@@ -140,7 +144,7 @@ static inline void *gr_heap_alloc(size_t size)
 		if (likely(c)) {
 			struct gr_cachelist *l = &c->l[gr_size_to_class(size)];
 			void *p = l->head;
-			if (likely(p)) {
+			if (likely(p) && likely(__atomic_load_n(&gr_gc_hard, __ATOMIC_RELAXED))) {
 				l->head = *(void **)p;
 				l->n--;
 				l->nmalloc++;
@@ -281,8 +285,16 @@ GR_HIDDEN void gr_heap_gc_foreach_meta(void (*fn)(uintptr_t lo, uintptr_t hi, vo
 				       bool *lost);
 /* Every small and large span in use. */
 GR_HIDDEN void gr_heap_gc_foreach_span(void (*fn)(struct gr_span *s, void *arg), void *arg);
-/* Every free object whose allocbit is set: on cache lists, in transfer caches. */
-GR_HIDDEN void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg);
+/* Every free object whose allocbit is set: on cache lists, and in the
+ * transfer caches too when tc. */
+GR_HIDDEN void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg, bool tc);
+/* A concurrent mark's free objects in transfer caches. Begin: set the mark
+ * bit of every object in them now, and of every batch that enters one
+ * from now on (atomically: the collector marks the same words), so that
+ * the termination's pause walks only the caches' short lists. End: stop
+ * (the world is stopped). */
+GR_HIDDEN void gr_heap_gc_mark_tc_begin(void);
+GR_HIDDEN void gr_heap_gc_mark_tc_end(void);
 /* === end of GC support === */
 
 #endif

@@ -15,7 +15,7 @@
  * patterns: a node the collector freed while reachable fails it).
  *
  * Output: RESULT name=gc_pause_<MiB>m runtime=R gc=MODE threads=T
- *   nodes_per_s=... peak_rss_mib=... [cycles= pauses= pause_max_ms=
+ *   nodes_per_s=... mutation_max_ms=... peak_rss_mib=... [cycles= pauses= pause_max_ms=
  *   pause_total_ms=] ok=1
  * The per-cycle pauses come from GRUN_DEBUG=gctrace=1 on stderr
  * (scripts/bench -k gc parses them: p50/p99/max of the STW phases).
@@ -124,6 +124,9 @@ struct worker {
 	int id;
 	pthread_t thread;
 	uint64_t nodes;		/* allocated by mutations */
+	double worst_ns;	/* the longest single mutation: what the
+				 * program sees of pauses and of waits for
+				 * the collector (assists) */
 };
 
 static void mutate(struct forest *f, int id, uint64_t *rng)
@@ -155,8 +158,13 @@ static void *work(void *arg)
 	uint64_t rng = 0x9e3779b97f4a7c15ull * (uint64_t)(w->id + 1);
 	struct forest *f = g_forest;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		for (int i = 0; i < 64; i++)
+		for (int i = 0; i < 64; i++) {
+			double t = now_ns();
 			mutate(f, w->id, &rng);
+			t = now_ns() - t;
+			if (t > w->worst_ns)
+				w->worst_ns = t;
+		}
 		w->nodes += 64 * ((1u << SUBDEPTH) - 1);
 	}
 	return NULL;
@@ -245,15 +253,19 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++) {
 		w[i].id = i;
 		w[i].nodes = 0;
+		w[i].worst_ns = 0;
 		pthread_create(&w[i].thread, NULL, work, &w[i]);
 	}
 	struct timespec d = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
 	nanosleep(&d, NULL);
 	atomic_store(&stop, true);
 	uint64_t nodes = 0;
+	double worst = 0;
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(w[i].thread, NULL);
 		nodes += w[i].nodes;
+		if (w[i].worst_ns > worst)
+			worst = w[i].worst_ns;
 	}
 	double t2 = now_ns();
 	if (gc_thread)
@@ -268,8 +280,9 @@ int main(int argc, char **argv)
 		}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	printf("RESULT name=gc_pause_%zum runtime=%s gc=%s threads=%d nodes_per_s=%.0f peak_rss_mib=%ld", mib,
-	       runtime_name(), mode, nthreads, (double)nodes / ((t2 - t1) / 1e9), ru.ru_maxrss >> 10);
+	printf("RESULT name=gc_pause_%zum runtime=%s gc=%s threads=%d nodes_per_s=%.0f mutation_max_ms=%.3f "
+	       "peak_rss_mib=%ld", mib, runtime_name(), mode, nthreads, (double)nodes / ((t2 - t1) / 1e9),
+	       worst / 1e6, ru.ru_maxrss >> 10);
 	if (stats && stats(&s1, sizeof s1) == 0)
 		printf(" cycles=%llu pauses=%llu pause_max_ms=%.3f pause_total_ms=%.3f",
 		       (unsigned long long)(s1.cycles - s0.cycles), (unsigned long long)(s1.pauses - s0.pauses),
