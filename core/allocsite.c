@@ -333,6 +333,11 @@ out_unlock:
 	return id;
 }
 
+bool gr_allocsite_capturing(void)
+{
+	return t_busy;
+}
+
 static bool in_self(uintptr_t pc)
 {
 	return pc - self_lo < self_hi - self_lo;

@@ -43,6 +43,9 @@ GR_HIDDEN extern __thread int64_t gr_allocsite_left;	/* -1 in a new thread */
 GR_HIDDEN extern _Atomic uint64_t gr_allocsite_filter[(1u << GR_ALLOCSITE_FILTERBITS) / 64];
 
 GR_HIDDEN void *gr_allocsite_sample_slow(void *p, size_t size, void *ret);
+/* This thread is capturing a stack (libunwind runs: its sigprocmask calls
+ * guard nothing libgrun needs, and cost two system calls a frame). */
+GR_HIDDEN bool gr_allocsite_capturing(void);
 GR_HIDDEN void gr_allocsite_free_slow(void *p);
 
 static inline uint64_t gr_allocsite_hash(uintptr_t a)

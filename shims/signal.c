@@ -25,6 +25,7 @@
 #include "shims/shim.h"
 #include "core/realc.h"
 #include "core/config.h"
+#include "core/allocsite.h"
 #include "core/dump.h"
 #include "core/sig.h"
 #include "core/stw.h"
@@ -531,15 +532,29 @@ GR_EXPORT int siginterrupt(int sig, int flag)
 
 /* --- masks --- */
 
-/* Record the G's mask; keep SIGURG out of the kernel's. */
+/* Record the G's mask; keep SIGURG out of the kernel's. libunwind's calls
+ * while libgrun samples an allocation site change nothing: a handler that
+ * interrupts the unwinder finds the sampler busy and never re-enters it. */
 static int setmask(int how, const sigset_t *set, sigset_t *old)
 {
+	if (gr_allocsite_capturing()) {
+		if (old) {
+			struct gr_g *g = gr_curg;
+			uint64_t cur = 0;
+			if (g && g->m && !g->pinned)
+				cur = g->sigmask;
+			else
+				gr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0);
+			set_from64(old, cur);
+		}
+		return 0;
+	}
 	struct gr_g *g = gr_native || gr_in_vfork_child() ? NULL : gr_getg();
 	uint64_t cur, want;
-	if (gr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0) < 0)
-		return EINVAL;
 	if (g)
 		cur = g->sigmask;
+	else if (gr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0) < 0)
+		return EINVAL;
 	if (set) {
 		uint64_t s = set64(set);
 		switch (how) {
