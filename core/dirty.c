@@ -399,6 +399,16 @@ int gr_dirty_protect(uintptr_t lo, size_t len)
 	return protect_fd(dirty.pagemap, lo, lo + len);
 }
 
+int gr_dirty_unprotect(uintptr_t lo, size_t len)
+{
+	if (!is_ready())
+		return -ENODEV;
+	if (!is_range_ok(lo, len))
+		return -EINVAL;
+	struct uffdio_writeprotect wp = { { lo, len }, 0 };
+	return (int)sys_ioctl(dirty.uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
 long gr_dirty_scan(uintptr_t lo, size_t len, bool reprotect, gr_dirty_fn fn, void *arg)
 {
 	if (!is_ready())

@@ -69,6 +69,10 @@ GR_HIDDEN int gr_dirty_unregister(uintptr_t lo, size_t len);
  * unregistered part fails with -EPERM (the parts before it may already be
  * protected). */
 GR_HIDDEN int gr_dirty_protect(uintptr_t lo, size_t len);
+/* Drop the protection of [lo, lo+len) and keep tracking it: between
+ * cycles writes then cost nothing (each first write to a protected page
+ * is a fault). The range must be registered and mapped throughout. */
+GR_HIDDEN int gr_dirty_unprotect(uintptr_t lo, size_t len);
 
 typedef void (*gr_dirty_fn)(uintptr_t lo, uintptr_t hi, void *arg);
 /* Call fn(run_lo, run_hi, arg) for each maximal run of pages of

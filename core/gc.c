@@ -1182,12 +1182,18 @@ static void pace(uint64_t live, uint64_t inuse_after)
 		if (cap < goal)
 			goal = cap > floor ? cap : floor;
 	}
+	/* Quarantine: a cycle when it holds a quarter of the live heap, and
+	 * at least 64 MiB (each cycle costs milliseconds; MarkUs's 25%). What
+	 * it holds is in use for the heap too: the heap's goal makes room for
+	 * it, or the heap trigger would fire first, at half the quarantine. */
+	uint64_t ql = live / 4;
+	if (ql < QLIMIT_MIN)
+		ql = QLIMIT_MIN;
+	atomic_store(&qlimit, ql);
+	if (mode == GR_GC_QUARANTINE && goal != UINT64_MAX)
+		goal += ql;
 	pz.goal = goal;
 	atomic_store(&gr_gc_trigger, goal);
-	/* Quarantine: a cycle when it holds a quarter of the live heap, and
-	 * at least 64 MiB (each cycle costs milliseconds; MarkUs's 25%). */
-	uint64_t ql = live / 4;
-	atomic_store(&qlimit, ql > QLIMIT_MIN ? ql : QLIMIT_MIN);
 }
 
 static _Atomic uint32_t wake_word;
@@ -1481,6 +1487,16 @@ static bool protect_heap(const uint32_t *arenas, uint32_t na)
 			return false;
 	}
 	return true;
+}
+
+/* The cycle is over: until the next, writes run at full speed (a page
+ * still protected would fault at its first write, once per cycle). */
+static void unprotect_all(const uint32_t *arenas, uint32_t na)
+{
+	for (uint32_t i = 0; i < na; i++)
+		gr_dirty_unprotect((uintptr_t)arenas[i] << GR_ARENASHIFT, GR_ARENASIZE);
+	for (int i = 0; i < nprot; i++)
+		gr_dirty_unprotect(W->prot[i].lo, W->prot[i].hi - W->prot[i].lo);
 }
 
 /* A root range about to be read concurrently: a big one is protected
@@ -1948,6 +1964,8 @@ static int collect(const char *why, uintptr_t sp)
 	gr_stw_start();
 	marking_done();
 	note_pause(t_end - t_stop);
+	if (conc)
+		unprotect_all(arenas, na);
 
 	/* The sweep, concurrent with the program. */
 	nsweep = 0;
