@@ -633,6 +633,14 @@ static struct gr_g *park_m(struct gr_g *g, void *a)
 		atomic_store(&g->status, G_RUNNABLE);
 		return g;
 	}
+	/* A signal that arrived while g ran runtime code on its way here was
+	 * left pending on g for its next checkpoint, and nobody pokes a G
+	 * for it: the end of this park is that checkpoint. Without this the
+	 * signal waited for sysmon's sweep (up to 10 ms when idle), and a
+	 * handler ran late, after the program had moved on (CPython's
+	 * test_signal: a late SIGALRM counted by the next test's handler). */
+	if (gr_sig_pending(g))
+		gr_sig_interrupt(g);
 	return NULL;
 }
 

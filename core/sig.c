@@ -165,9 +165,11 @@ void gr_sig_sysmon(void)
 	if (left)
 		atomic_fetch_or(&gr_sig_procpend, left);
 
+	/* At most every 100 us: a G that stays in runtime code (a contended
+	 * lock) is poked again at that pace, not in a loop. */
 	static int64_t last;
-	int64_t now = gr_nanotime_coarse();
-	if (!atomic_load(&gr_sig_sweep) || now - last < 1000000)
+	int64_t now = gr_nanotime();
+	if (!atomic_load(&gr_sig_sweep) || now - last < 100000)
 		return;
 	last = now;
 	atomic_store(&gr_sig_sweep, 0);

@@ -237,6 +237,17 @@ static bool synchronous(int sig, const siginfo_t *si)
 	return si && si->si_code > 0 && (sig == SIGFPE || sig == SIGILL || sig == SIGTRAP || sig == SIGSYS);
 }
 
+/* A signal for the G running here found it in runtime code: it stays
+ * pending on the G, delivered at its next checkpoint (a park, a shim's
+ * return). Code such as malloc returns to the program without one: sysmon
+ * is woken to poke the G again shortly (gr_sig_sysmon), as natively the
+ * handler runs at once. */
+static void defer_sig(void)
+{
+	atomic_store(&gr_sig_sweep, 1);
+	gr_sysmon_kick();
+}
+
 static void dispatch(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
@@ -259,7 +270,7 @@ static void dispatch(int sig, siginfo_t *si, void *uc)
 				gr_sig_deliver(g);
 				fix_frame(g, uc);
 			} else {
-				atomic_store(&gr_sig_sweep, 1);
+				defer_sig();
 			}
 		}
 		errno = saved;
@@ -277,7 +288,7 @@ static void dispatch(int sig, siginfo_t *si, void *uc)
 	} else if (!deliverable_here(g, uc)) {
 		gr_sig_procinfo[sig] = *si;
 		atomic_fetch_or(&g->sigpend_proc, bit);
-		atomic_store(&gr_sig_sweep, 1);
+		defer_sig();
 	} else {
 		gr_sig_invoke(g, sig, si, uc);
 		gr_sig_check(g);
