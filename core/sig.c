@@ -118,19 +118,36 @@ static bool g_live(struct gr_g *g)
 	return st != G_DEAD && st != G_IDLE && atomic_load(&g->exited) == 0;
 }
 
-/* A G to take process-directed sig: the main G first, as the kernel
- * prefers the main thread, then any that does not block it. */
+/* Can g run a handler now: running (a poke interrupts it) or parked (its
+ * wait is interrupted)? A runnable G waits for a P first, up to a
+ * preemption slice, while natively the handler would run at once. */
+static bool takes_now(struct gr_g *g)
+{
+	int st = atomic_load(&g->status);
+	return st == G_RUNNING || st == G_WAITING;
+}
+
+/* A G to take process-directed sig, among those that do not block it: the
+ * main G first, as the kernel prefers the main thread, if it can run the
+ * handler now; else one that can; else the main G or any. */
 static struct gr_g *choose(int sig)
 {
 	uint64_t bit = GR_SIGBIT(sig);
-	struct gr_g *g1 = gr_sched.g1;
-	if (g1 && g_live(g1) && !(g1->sigmask & bit))
+	struct gr_g *g1 = gr_sched.g1, *any = NULL;
+	if (g1 && (!g_live(g1) || (g1->sigmask & bit)))
+		g1 = NULL;
+	if (g1 && takes_now(g1))
 		return g1;
 	for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire); g;
-	     g = g->allnext)
-		if (g_live(g) && !(g->sigmask & bit))
+	     g = g->allnext) {
+		if (!g_live(g) || (g->sigmask & bit))
+			continue;
+		if (takes_now(g))
 			return g;
-	return NULL;
+		if (!any)
+			any = g;
+	}
+	return g1 ? g1 : any;
 }
 
 static void catcher_update(void)
@@ -149,6 +166,8 @@ static void catcher_update(void)
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
 }
 
+static int64_t sweep_gap;	/* ns between sweeps while Gs have not delivered */
+
 void gr_sig_sysmon(void)
 {
 	catcher_update();
@@ -165,22 +184,32 @@ void gr_sig_sysmon(void)
 	if (left)
 		atomic_fetch_or(&gr_sig_procpend, left);
 
-	/* At most every 100 us: a G that stays in runtime code (a contended
-	 * lock) is poked again at that pace, not in a loop. */
+	/* Poke again the Gs that have not delivered yet: at once when a
+	 * signal was just left pending (the G has likely left runtime code
+	 * by now), then backing off to every millisecond for a G that stays
+	 * there (a contended lock), so pokes never loop. */
 	static int64_t last;
 	int64_t now = gr_nanotime();
-	if (!atomic_load(&gr_sig_sweep) || now - last < 100000)
+	if (!atomic_load(&gr_sig_sweep) || now - last < sweep_gap)
 		return;
 	last = now;
 	atomic_store(&gr_sig_sweep, 0);
+	bool any = false;
 	for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire); g;
 	     g = g->allnext) {
 		uint64_t p;
 		if (!g_live(g) || !(p = gr_sig_pending(g)))
 			continue;
+		any = true;
 		atomic_store(&gr_sig_sweep, 1);
 		poke(g, __builtin_ctzll(p) + 1);
 	}
+	sweep_gap = !any ? 0 : sweep_gap ? (sweep_gap * 2 < 1000000 ? sweep_gap * 2 : 1000000) : 10000;
+}
+
+int64_t gr_sig_sweep_delay(void)
+{
+	return atomic_load(&gr_sig_sweep) ? sweep_gap : -1;
 }
 
 void gr_sig_setmask(struct gr_g *g, uint64_t mask)

@@ -76,6 +76,8 @@ GR_HIDDEN void gr_sig_interrupt(struct gr_g *g);
 /* sysmon: hand forwarded signals to Gs, re-poke stragglers, keep the
  * catcher mask. */
 GR_HIDDEN void gr_sig_sysmon(void);
+/* How soon sysmon must call gr_sig_sysmon again (ns), or -1: no hurry. */
+GR_HIDDEN int64_t gr_sig_sweep_delay(void);
 
 /* Take the lowest signal of set posted on g (and, if process, pending for
  * the process), with its siginfo. Returns it, or 0 if none. */

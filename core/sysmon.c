@@ -290,8 +290,9 @@ static void *sysmon(void *arg)
 		if (delay > cap)
 			delay = cap;
 		/* A signal waits for a G to leave runtime code (sig.c's sweep). */
-		if (atomic_load(&gr_sig_sweep) && delay > 100000)
-			delay = 100000;
+		int64_t sd = gr_sig_sweep_delay();
+		if (sd >= 0 && delay > sd)
+			delay = sd > 1000 ? sd : 1000;
 		if (gr_cfg.schedtrace_ms > 0 && now - last_trace >= (int64_t)gr_cfg.schedtrace_ms * 1000000) {
 			last_trace = now;
 			schedtrace(now);
