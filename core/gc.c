@@ -922,6 +922,67 @@ static _Atomic uint64_t qbytes, qobjects, q_overflow, q_doublefree, dangling_tot
 #define QLIMIT_MIN ((uint64_t)64 << 20)
 static _Atomic uint64_t qlimit = QLIMIT_MIN;	/* bytes that start a cycle */
 
+/* Per-M batches of quarantined objects: free() appends to its M's own
+ * (no lock, no shared counter), a full one goes to qbuf at once. One
+ * reservation for every M id, excluded from the roots as qbuf is. The
+ * owner appends (a G does not leave its M inside libgrun); the collector
+ * takes them into qbuf with the world stopped, unless the owner was
+ * stopped while busy with its batch. */
+#define QLOCAL 254
+struct qlocal {
+	_Atomic uint32_t n;
+	_Atomic uint32_t busy;	/* the owner is appending or flushing */
+	uint64_t bytes;
+	struct qent e[QLOCAL];
+};
+static struct qlocal *_Atomic qloc;	/* [GR_MAXMCACHE], reserved on first use */
+
+static struct qlocal *local_q(void)
+{
+	struct gr_g *g = gr_curg;
+	struct gr_m *m = g ? g->m : gr_curm;
+	if (!m || (uint64_t)m->id >= GR_MAXMCACHE)
+		return NULL;
+	struct qlocal *all = atomic_load_explicit(&qloc, memory_order_acquire);
+	if (!all) {
+		struct qlocal *fresh = reserve(GR_MAXMCACHE * sizeof *fresh);
+		if (!fresh)
+			return NULL;
+		if (!atomic_compare_exchange_strong(&qloc, &all, fresh))
+			gr_sys(SYS_munmap, (long)fresh, (long)(GR_MAXMCACHE * sizeof *fresh), 0);
+		else
+			all = fresh;
+	}
+	return &all[m->id];
+}
+
+/* Append n entries (bytes in all) to qbuf; what does not fit is freed. */
+static void qappend(const struct qent *e, uint32_t n, uint64_t bytes)
+{
+	uint32_t k = 0;
+	gr_lock(&qlock);
+	if (!qbuf)
+		qbuf = reserve(QCAP * sizeof *qbuf);
+	if (qbuf) {
+		k = qlen + n <= QCAP ? n : (uint32_t)(QCAP - qlen);
+		memcpy(qbuf + qlen, e, k * sizeof *e);
+		qlen += k;
+	}
+	gr_unlock(&qlock);
+	for (uint32_t i = k; i < n; i++) {
+		atomic_fetch_add(&q_overflow, 1);
+		bytes -= e[i].size;
+		gr_allocsite_free((void *)e[i].p);
+		gr_heap_free_now((void *)e[i].p);
+	}
+	if (!k)
+		return;
+	atomic_fetch_add_explicit(&qobjects, k, memory_order_relaxed);
+	if (atomic_fetch_add_explicit(&qbytes, bytes, memory_order_relaxed) + bytes >=
+	    atomic_load_explicit(&qlimit, memory_order_relaxed))
+		gr_gc_wake(GC_WHY_QUARANTINE);
+}
+
 static void quarantine(void *p, struct gr_span *s)
 {
 	uintptr_t a = (uintptr_t)p;
@@ -942,16 +1003,6 @@ static void quarantine(void *p, struct gr_span *s)
 	/* The free site, for a dangling-pointer report: only for a sampled
 	 * object (an unwind per free would be the cost of allocsample=1). */
 	uint32_t freesite = gr_allocsite_of(a) ? gr_allocsite_capture(0) : 0;
-	gr_lock(&qlock);
-	if (!qbuf)
-		qbuf = reserve(QCAP * sizeof *qbuf);
-	if (!qbuf || qlen >= QCAP) {
-		gr_unlock(&qlock);
-		atomic_fetch_add(&q_overflow, 1);
-		gr_allocsite_free(p);
-		gr_heap_free_now(p);
-		return;
-	}
 	w[0] = a ^ QMAGIC;
 	/* Cleared, as MarkUs does: a freed object that is still referenced
 	 * must not keep what it pointed to alive (chains of stale pointers
@@ -962,15 +1013,51 @@ static void quarantine(void *p, struct gr_span *s)
 		memset(w + 1, 0, 4096 - 8);
 		gr_sys(SYS_madvise, (long)(a + 4096), (long)(size - 4096), MADV_DONTNEED);
 	}
-	qbuf[qlen].p = a;
-	qbuf[qlen].size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
-	qbuf[qlen].freesite = freesite;
-	qlen++;
-	gr_unlock(&qlock);
-	atomic_fetch_add_explicit(&qobjects, 1, memory_order_relaxed);
-	if (atomic_fetch_add_explicit(&qbytes, size, memory_order_relaxed) + size >=
-	    atomic_load_explicit(&qlimit, memory_order_relaxed))
-		gr_gc_wake(GC_WHY_QUARANTINE);
+	struct qent e = { a, size > UINT32_MAX ? UINT32_MAX : (uint32_t)size, freesite };
+	struct qlocal *q = local_q();
+	if (!q) {
+		qappend(&e, 1, e.size);
+		return;
+	}
+	atomic_store(&q->busy, 1);
+	uint32_t n = atomic_load(&q->n);
+	q->e[n] = e;
+	q->bytes += e.size;
+	atomic_store(&q->n, n + 1);
+	if (n + 1 == QLOCAL) {
+		qappend(q->e, QLOCAL, q->bytes);
+		q->bytes = 0;
+		atomic_store(&q->n, 0);
+	}
+	atomic_store(&q->busy, 0);
+}
+
+/* The world is stopped, qlock held: the per-M batches go to qbuf, to be
+ * judged by this mark. A batch whose owner was stopped in the middle of
+ * it stays; its objects are marked (freed by the program, not leaked) and
+ * judged by a later cycle. */
+static void qlocal_take(void)
+{
+	struct qlocal *all = atomic_load(&qloc);
+	for (struct gr_m *m = gr_allm; all && m; m = m->allnext) {
+		if ((uint64_t)m->id >= GR_MAXMCACHE)
+			continue;
+		struct qlocal *q = &all[m->id];
+		uint32_t n = atomic_load(&q->n);
+		if (n > QLOCAL)
+			continue;
+		if (atomic_load(&q->busy) || !qbuf || qlen + n > QCAP) {
+			for (uint32_t k = 0; k < n; k++)
+				mark_free((void *)q->e[k].p, NULL);
+			continue;
+		}
+		memcpy(qbuf + qlen, q->e, n * sizeof *q->e);
+		qlen += n;
+		atomic_fetch_add_explicit(&qobjects, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&qbytes, q->bytes, memory_order_relaxed);
+		q->bytes = 0;
+		atomic_store(&q->n, 0);
+	}
 }
 
 /* Dangling pointers found by a cycle, printed after the world restarts. */
@@ -1783,6 +1870,9 @@ static void build_exclusions(const uint32_t *arenas, uint32_t na, bool lost, boo
 		exclude((uintptr_t)sweepbuf, (uintptr_t)(sweepbuf + SWEEP_CAP));
 	if (qbuf)
 		exclude((uintptr_t)qbuf, (uintptr_t)(qbuf + QCAP));
+	struct qlocal *ql = atomic_load(&qloc);
+	if (ql)
+		exclude((uintptr_t)ql, (uintptr_t)(ql + GR_MAXMCACHE));
 	if (kr)
 		exclude((uintptr_t)kr, (uintptr_t)(kr + KR_CAP));
 	exclude_gstacks();
@@ -1921,6 +2011,7 @@ static int collect(const char *why, uintptr_t sp)
 	if (!conc) {
 		/* Free objects first: marked, so never traced (stale words). */
 		gr_heap_gc_foreach_free(mark_free, NULL, true);
+		qlocal_take();
 		read_maps();
 	}
 	exclude_g0_stacks();	/* W->maps: this stop's smaps, or the concurrent phase's */
@@ -1946,9 +2037,9 @@ static int collect(const char *why, uintptr_t sp)
 		/* Freed meanwhile: not leaks (the transfer caches' objects
 		 * are marked already, gr_heap_gc_mark_tc_begin). */
 		gr_heap_gc_foreach_free(mark_free, NULL, false);
+		qlocal_take();
 		gr_heap_gc_mark_tc_end();
 	}
-	if (conc)
 
 	/* Mark done: the sweep starts. Spans existing now are unswept;
 	 * the quarantine's entries so far are judged by this mark. */
