@@ -231,9 +231,10 @@ static inline void markword(uintptr_t w)
 	struct gr_span *s = gr_heap_spanof((void *)w);
 	if (!s)
 		return;
-	__builtin_prefetch(s);
-	__builtin_prefetch((const char *)s + 64);	/* allocbits; markbits of 1-word spans */
-	__builtin_prefetch((const char *)s + 192);	/* markbits of 16-word spans */
+	/* What markspan reads: one line up to 128 objects a span, two up
+	 * to 256 (heap.h). */
+	__builtin_prefetch(&s->base);
+	__builtin_prefetch((const char *)&s->base + 64);
 	if (wq_n == WQ) {
 		markspan(wq_w[wq_head], wq_s[wq_head]);
 		wq_head = (wq_head + 1) % WQ;

@@ -191,7 +191,7 @@ static struct {
 	struct gr_lock lock;
 	struct gr_span *free[FREELISTS];	/* by npages; [0] = large */
 	uint64_t nonempty[FREELISTS / 64];	/* bit n: free[n] non-empty */
-	struct gr_span *deadspans[2];		/* recycled structs by bigbits */
+	struct gr_span *deadspans[5];		/* recycled structs by log2 of nbitw */
 	uintptr_t hint;				/* page number of the end of the last arena reserved */
 	_Atomic uint64_t free_pages, zero_pages;	/* over listed free spans */
 	_Atomic uint64_t inuse_pages;		/* in small and large spans */
@@ -271,24 +271,26 @@ static size_t zero_bits(uintptr_t base, size_t n, int op)
 	return count;
 }
 
-static struct gr_span *span_new_locked(bool bigbits)
+static struct gr_span *span_new_locked(unsigned nw)
 {
-	struct gr_span *s = mheap.deadspans[bigbits];
-	size_t nw = bigbits ? GR_BIGBITWORDS : 1;
+	gr_assert(nw && nw <= GR_MAXBITWORDS && !(nw & (nw - 1)), "heap: bad span bit words");
+	unsigned k = (unsigned)__builtin_ctz(nw);
+	struct gr_span *s = mheap.deadspans[k];
 	if (s)
-		mheap.deadspans[bigbits] = s->next;
+		mheap.deadspans[k] = s->next;
 	else
 		s = meta_alloc(sizeof *s + 2 * nw * sizeof(uint64_t));
 	memset(s, 0, sizeof *s + 2 * nw * sizeof(uint64_t));
-	s->bigbits = bigbits;
+	s->nbitw = (uint8_t)nw;
 	return s;
 }
 
 static void span_dead_locked(struct gr_span *s)
 {
 	s->state = SPAN_DEAD;
-	s->next = mheap.deadspans[s->bigbits];
-	mheap.deadspans[s->bigbits] = s;
+	unsigned k = (unsigned)__builtin_ctz(s->nbitw);
+	s->next = mheap.deadspans[k];
+	mheap.deadspans[k] = s;
 }
 
 static unsigned list_of(size_t npages)
@@ -407,7 +409,7 @@ static bool grow_locked(size_t npages)
 	}
 	mheap.hint = (base + len) >> GR_PAGESHIFT;	/* a page number: not a heap address (gc roots) */
 	atomic_fetch_add_explicit(&mheap.mapped, len, memory_order_relaxed);
-	struct gr_span *s = span_new_locked(false);
+	struct gr_span *s = span_new_locked(1);
 	s->base = base;
 	s->npages = len >> GR_PAGESHIFT;
 	s->nzero = (uint32_t)s->npages;
@@ -438,12 +440,12 @@ static struct gr_span *find_free_locked(size_t npages)
 
 /* Cut [start, start + n pages) out of free span f (already unlisted);
  * the rest goes back on the free lists. Returns the new in-use span. */
-static struct gr_span *carve_locked(struct gr_span *f, uintptr_t start, size_t n, bool bigbits)
+static struct gr_span *carve_locked(struct gr_span *f, uintptr_t start, size_t n, unsigned nw)
 {
 	uintptr_t fend = f->base + (f->npages << GR_PAGESHIFT), end = start + (n << GR_PAGESHIFT);
 	set_entry(f->base, NULL);
 	set_entry(fend - GR_PAGESIZE, NULL);
-	struct gr_span *s = span_new_locked(bigbits);
+	struct gr_span *s = span_new_locked(nw);
 	s->base = start;
 	s->npages = n;
 	atomic_store_explicit(&s->sweepgen, atomic_load(&gr_heap_sweepgen), memory_order_relaxed);
@@ -453,7 +455,7 @@ static struct gr_span *carve_locked(struct gr_span *f, uintptr_t start, size_t n
 	size_t zbefore = start > f->base ? zero_bits(f->base, (start - f->base) >> GR_PAGESHIFT, 0) : 0;
 	size_t ztotal = f->nzero;
 	if (end < fend) {
-		struct gr_span *t = span_new_locked(false);
+		struct gr_span *t = span_new_locked(1);
 		t->base = end;
 		t->npages = (fend - end) >> GR_PAGESHIFT;
 		t->nzero = (uint32_t)(ztotal >= zcut + zbefore ? ztotal - zcut - zbefore : 0);
@@ -475,7 +477,7 @@ static struct gr_span *carve_locked(struct gr_span *f, uintptr_t start, size_t n
 }
 
 /* An in-use span of npages whose base is aligned to alignpages pages. */
-static struct gr_span *alloc_pages_locked(size_t npages, size_t alignpages, bool bigbits)
+static struct gr_span *alloc_pages_locked(size_t npages, size_t alignpages, unsigned nw)
 {
 	size_t need = npages + alignpages - 1;
 	struct gr_span *f = find_free_locked(need);
@@ -489,7 +491,7 @@ static struct gr_span *alloc_pages_locked(size_t npages, size_t alignpages, bool
 	free_remove_locked(f);
 	size_t align = alignpages << GR_PAGESHIFT;
 	uintptr_t start = (f->base + align - 1) & ~(align - 1);
-	return carve_locked(f, start, npages, bigbits);
+	return carve_locked(f, start, npages, nw);
 }
 
 /* Return in-use span s to the free lists. */
@@ -708,7 +710,7 @@ static struct gr_span *span_alloc_small(unsigned cls)
 	const struct gr_sizeclass *sc = &gr_class[cls];
 	limit_check((size_t)sc->npages << GR_PAGESHIFT);
 	gr_lock(&mheap.lock);
-	struct gr_span *s = alloc_pages_locked(sc->npages, 1, sc->nelems > 64);
+	struct gr_span *s = alloc_pages_locked(sc->npages, 1, gr_span_words_for(sc->nelems));
 	if (s) {
 		s->state = SPAN_SMALL;
 		s->elemsize = sc->size;
@@ -1043,7 +1045,7 @@ static void *alloc_large(size_t size, size_t align, bool zero)
 	size_t alignpages = align > GR_PAGESIZE ? align >> GR_PAGESHIFT : 1;
 	limit_check(npages << GR_PAGESHIFT);
 	gr_lock(&mheap.lock);
-	struct gr_span *s = alloc_pages_locked(npages, alignpages, false);
+	struct gr_span *s = alloc_pages_locked(npages, alignpages, 1);
 	if (s) {
 		s->state = SPAN_LARGE;
 		s->elemsize = 0;
@@ -1146,7 +1148,7 @@ bool gr_heap_resize_inplace(void *p, size_t n)
 	size_t more = npages - s->npages;
 	if (f && f->state == SPAN_FREE && f->base == end && f->npages >= more) {
 		free_remove_locked(f);
-		struct gr_span *t = carve_locked(f, end, more, false);
+		struct gr_span *t = carve_locked(f, end, more, 1);
 		set_range(end, more, s);
 		s->npages = npages;
 		span_dead_locked(t);

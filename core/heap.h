@@ -43,28 +43,38 @@ enum gr_spanstate {
  * bits. markbits are the collector's: set by its mark, read and cleared by
  * its sweep (gr_heap_sweep_span); zero in a span created since. */
 struct gr_span {
-	uintptr_t base;			/* first byte; fixed while in use */
 	size_t npages;			/* fixed while in use; heap lock for free spans */
 	struct gr_span *next, *prev;	/* heap free list (heap lock) or central partial list (central lock) */
-	uint8_t state;			/* enum gr_spanstate */
-	uint8_t sizeclass;		/* 0 for large and free spans; fixed while in use */
-	uint8_t bigbits;		/* struct has GR_BIGBITWORDS bit words (else 1) */
 	bool needzero;			/* large: some page may be nonzero */
 	bool onpartial;			/* on its central's partial list; central lock */
-	_Atomic uint8_t sweepgen;	/* == gr_heap_sweepgen: swept since the last mark (gc.c) */
-	uint32_t elemsize;		/* fixed while in use */
-	uint32_t nelems;
-	uint32_t divmul;
 	uint32_t allocount;		/* central lock */
 	uint32_t freeword;		/* no clear allocbit below this word; central lock */
 	uint32_t nzero;			/* free span: pages known to be zero (released); heap lock */
 	int64_t freedat;		/* free span: coarse ns it was last freed; heap lock */
-	uint64_t bits[];		/* allocbits[nw], markbits[nw] */
+	/* What the collector's mark reads, from here on: with the bits of a
+	 * span of up to 128 objects, one cache line (the second). */
+	_Alignas(64) uintptr_t base;	/* first byte; fixed while in use */
+	uint32_t elemsize;		/* fixed while in use */
+	uint32_t nelems;
+	uint32_t divmul;
+	uint8_t state;			/* enum gr_spanstate */
+	uint8_t nbitw;			/* words of allocbits (and of markbits): 1, 2, 4, 8 or 16 */
+	uint8_t sizeclass;		/* 0 for large and free spans; fixed while in use */
+	_Atomic uint8_t sweepgen;	/* == gr_heap_sweepgen: swept since the last mark (gc.c) */
+	uint64_t bits[];		/* allocbits[nbitw], markbits[nbitw] */
 };
-#define GR_BIGBITWORDS 16		/* 1024 objects: the 8-byte class */
-static inline unsigned gr_span_bitwords(const struct gr_span *s) { return s->bigbits ? GR_BIGBITWORDS : 1; }
+#define GR_MAXBITWORDS 16		/* 1024 objects: the 8-byte class */
+/* The bit words a span of nelems objects has. */
+static inline unsigned gr_span_words_for(uint32_t nelems)
+{
+	unsigned w = 1;
+	while (w * 64 < nelems)
+		w *= 2;
+	return w;
+}
+static inline unsigned gr_span_bitwords(const struct gr_span *s) { return s->nbitw; }
 static inline uint64_t *gr_span_allocbits(struct gr_span *s) { return s->bits; }
-static inline uint64_t *gr_span_markbits(struct gr_span *s) { return s->bits + gr_span_bitwords(s); }
+static inline uint64_t *gr_span_markbits(struct gr_span *s) { return s->bits + s->nbitw; }
 
 /* Per-arena metadata (mmap'd beside the arena, never freed). */
 struct gr_arena {
