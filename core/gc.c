@@ -33,13 +33,15 @@
  * Without dirty tracking (or GRUN_DEBUG=gcconcurrent=0) step 1 is skipped
  * and step 2 marks everything with the world stopped.
  *
- * Pacing (pace()): the next cycle starts when the bytes out of mcentral
- * reach the goal, the heap kept after the sweep plus GRUN_GCPERCENT% of
- * the live heap (at least GOAL_MIN), capped under GRUN_MEMLIMIT; quarantine
- * also starts one at a quarter of the live heap held; sysmon forces one
- * every 2 minutes. A worker thread (not a G: it must run while every G is
- * stopped) runs the cycles; an allocation an eighth over the goal while a
- * cycle runs waits for it (assist()).
+ * Pacing (pace()): the goal is the heap kept after the sweep plus
+ * GRUN_GCPERCENT% of the live heap (at least GOAL_MIN), capped under
+ * GRUN_MEMLIMIT; the next cycle starts when the bytes out of mcentral reach
+ * the trigger, a fraction of the way from the kept heap to the goal that
+ * follows how far past the goal the last cycles ran (note_peak), so that a
+ * cycle ends near its goal; quarantine also starts one at a quarter of the
+ * live heap held; sysmon forces one every 2 minutes. A worker thread (not
+ * a G: it must run while every G is stopped) runs the cycles; a refill
+ * from the heap past the goal while a cycle runs waits for it (assist()).
  *
  * Conservative. No type information: any aligned 8-byte word in a root or
  * in a reached object that points into an allocated heap object marks it,
@@ -1247,6 +1249,8 @@ static void note_pause(int64_t ns)
  * live heap times 1 + GOGC/100; here the measure is pages in use, which
  * also holds fragmentation (and, in leak mode, the leaks), so the goal
  * grows from what is in use after the sweep by GOGC% of the live heap. */
+static double trig_ratio = 0.7;	/* see pace() and note_peak() */
+
 static void pace(uint64_t live, uint64_t inuse_after)
 {
 	uint64_t goal;
@@ -1281,7 +1285,28 @@ static void pace(uint64_t live, uint64_t inuse_after)
 	if (mode == GR_GC_QUARANTINE && goal != UINT64_MAX)
 		goal += ql;
 	pz.goal = goal;
-	atomic_store(&gr_gc_trigger, goal);
+	/* The trigger: a fraction of the way from what the sweep kept to the
+	 * goal, so that the cycle ends near the goal with what the program
+	 * allocates meanwhile (Go's trigger ratio, adjusted by note_peak). */
+	uint64_t trigger = goal;
+	if (goal != UINT64_MAX) {
+		uint64_t from = inuse_after < goal ? inuse_after : goal;
+		trigger = from + (uint64_t)((double)(goal - from) * trig_ratio);
+	}
+	atomic_store(&gr_gc_trigger, trigger);
+}
+
+/* After a cycle: how far past its goal the heap got meanwhile steers the
+ * next trigger (earlier when it overshot, later when it ended well short). */
+static void note_peak(uint64_t peak)
+{
+	uint64_t goal = pz.goal;
+	if (goal == UINT64_MAX || !goal)
+		return;
+	if (peak > goal)
+		trig_ratio = trig_ratio * 0.85 > 0.3 ? trig_ratio * 0.85 : 0.3;
+	else if (peak < goal - goal / 16)
+		trig_ratio = trig_ratio + 0.05 < 0.95 ? trig_ratio + 0.05 : 0.95;
 }
 
 static _Atomic uint32_t wake_word;
@@ -1307,7 +1332,7 @@ static void assist(void)
 	if (!atomic_load(&worker_on) && atomic_load(&want_why)) {
 		start_worker();
 		uint64_t goal = pz.goal;
-		atomic_store(&gr_gc_hard, goal == UINT64_MAX ? UINT64_MAX : goal + goal / 8);
+		atomic_store(&gr_gc_hard, goal);
 		return;
 	}
 	if (!atomic_load(&marking) && !atomic_load(&want_why))
@@ -1326,7 +1351,7 @@ static void marking_done(void)
 {
 	atomic_store(&marking, false);
 	uint64_t goal = pz.goal;
-	atomic_store(&gr_gc_hard, atomic_load(&want_why) && goal != UINT64_MAX ? goal + goal / 8 : UINT64_MAX);
+	atomic_store(&gr_gc_hard, atomic_load(&want_why) ? goal : UINT64_MAX);
 	atomic_fetch_add(&cycle_end, 1);
 	gr_futex_wake(&cycle_end, INT32_MAX);
 }
@@ -1338,12 +1363,12 @@ void gr_gc_wake(int why)
 		return;
 	/* Until the next cycle's end the trigger would fire on every slow
 	 * path: park it; from half over the goal allocators assist. */
-	uint64_t goal = atomic_load(&gr_gc_trigger);
 	atomic_store(&gr_gc_trigger, UINT64_MAX);
+	uint64_t goal = pz.goal;
 	if (!atomic_load(&worker_on))
 		atomic_store(&gr_gc_hard, 0);	/* the next allocation starts the worker */
 	else if (goal != UINT64_MAX)
-		atomic_store(&gr_gc_hard, goal + goal / 8);
+		atomic_store(&gr_gc_hard, goal);
 	atomic_store(&wake_word, 1);
 	gr_futex_wake(&wake_word, 1);
 	if (!atomic_load(&worker_on))
@@ -2107,6 +2132,8 @@ static int collect(const char *why, uintptr_t sp)
 		gr_sys(SYS_madvise, (long)mstack, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
 	mshigh = 0;
 	atomic_fetch_add(&gc_ns_total, t_sweep - t0);
+	if (why && !strcmp(why, "heap"))
+		note_peak(inuse_stop);
 	pace(last.live_bytes, kept);
 	last_end = gr_nanotime_coarse();
 	atomic_store(&want_why, 0);
