@@ -1599,10 +1599,46 @@ static void gc_walk_list(void *p, void (*fn)(void *obj, void *arg), void *arg)
 	}
 }
 
+/* A cache's lists, several at a time: each step of one list is a cache
+ * miss on the next object, and walking them in turn (the next object of
+ * each prefetched) overlaps those misses. Bounded as gc_walk_list. */
+#define WALK_WAYS 16
 static void gc_walk_cache(struct gr_mcache *c, void (*fn)(void *obj, void *arg), void *arg)
 {
-	for (unsigned k = 1; k < GR_NCLASSES; k++)
-		gc_walk_list(c->l[k].head, fn, arg);
+	void *cur[WALK_WAYS];
+	unsigned steps[WALK_WAYS];
+	unsigned k = 1, n = 0;
+	for (;;) {
+		while (n < WALK_WAYS && k < GR_NCLASSES) {
+			void *h = c->l[k++].head;
+			if (h) {
+				__builtin_prefetch(h);
+				cur[n] = h;
+				steps[n++] = 0;
+			}
+		}
+		if (!n)
+			return;
+		for (unsigned i = 0; i < n;) {
+			void *p = cur[i];
+			struct gr_span *s = gr_heap_spanof(p);
+			if (!s || s->state != SPAN_SMALL || steps[i] >= (1u << 20)) {
+				cur[i] = cur[--n];
+				steps[i] = steps[n];
+				continue;
+			}
+			fn(p, arg);
+			void *next = *(void **)p;
+			if (!next) {
+				cur[i] = cur[--n];
+				steps[i] = steps[n];
+				continue;
+			}
+			__builtin_prefetch(next);
+			cur[i] = next;
+			steps[i++]++;
+		}
+	}
 }
 
 void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg, bool tc)
