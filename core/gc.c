@@ -13,15 +13,22 @@
  *     write-protected (arenas mapped later are protected at creation, by a
  *     heap hook), then the roots are read while the program runs, each big
  *     root range (>= REG_MIN) protected just before it is read; marked
- *     objects are traced from an mmap'd mark stack. Then up to three
- *     rounds read what was written meanwhile (marked objects on written
- *     heap pages, written root pages), re-protecting as they go;
- *  2. termination, the one pause: every lock the cycle needs, then the
+ *     objects are traced from an mmap'd mark stack. A short first pause
+ *     reads registers, stacks and TLS (queued, traced after it). Free
+ *     objects in transfer caches are marked from the start (and batches
+ *     entering one meanwhile). Then rounds read what was written meanwhile
+ *     (marked objects on written heap pages, written root pages),
+ *     re-protecting as they go, until one finds few pages (at most
+ *     MAXROUNDS); from the third, allocating threads assist by waiting
+ *     (collect());
+ *  2. termination, the second pause: every lock the cycle needs, then the
  *     world (core/stw.h); registers and live stacks of every thread, G TLS,
  *     kernel-held roots, written heap pages (no re-protect), and the
  *     mappings of /proc/self/maps: protected ranges by their written
- *     pages, everything else whole; free-list objects marked (not leaks);
- *     the sweep generation bumped; the world restarted;
+ *     pages, everything else whole; objects on cache free lists and in
+ *     quarantine batches marked (not leaks); the sweep generation bumped;
+ *     the world restarted, and the heap and root ranges unprotected (a
+ *     write between cycles costs no fault);
  *  3. concurrent sweep: the quarantine's entries older than the
  *     termination are judged (marked: a possible dangling pointer, kept;
  *     unmarked: released), then every span is swept page by page

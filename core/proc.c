@@ -641,6 +641,7 @@ static struct gr_g *park_m(struct gr_g *g, void *a)
 	 * test_signal: a late SIGALRM counted by the next test's handler). */
 	if (gr_sig_pending(g))
 		gr_sig_interrupt(g);
+	gr_sig_catcher_kick(g);
 	return NULL;
 }
 

@@ -150,20 +150,50 @@ static struct gr_g *choose(int sig)
 	return g1 ? g1 : any;
 }
 
+/* The catcher's mask: the signals every live G blocks (cached per mask
+ * generation), and, while the main G runs, the ones it takes too. The
+ * kernel gives a process-directed signal to the main thread if it can,
+ * else to any thread that does not block it, and keeps choosing the last
+ * one: left unblocked here, sysmon would take the signals the running
+ * main G should get at once, and pass them on a wake-up later (after the
+ * program moved on: a 1 us itimer's SIGALRM was counted by the handler
+ * installed next). The main G's park kicks sysmon (gr_sig_catcher_kick)
+ * to catch them again while it waits; one sent meanwhile stays pending in
+ * the kernel until then. */
+static _Atomic bool catcher_defers;
+
 static void catcher_update(void)
 {
 	static uint32_t seen = ~0u;
+	static uint64_t all_block, cur = 0;
+	static bool set;
 	uint32_t gen = atomic_load(&gr_sig_maskgen);
-	if (gen == seen)
-		return;
-	seen = gen;
-	uint64_t all_block = ~0ull;
-	for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire); g;
-	     g = g->allnext)
-		if (g_live(g))
-			all_block &= g->sigmask;
-	uint64_t mask = all_block & ~RUNTIME_SIGS;
-	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+	if (gen != seen) {
+		seen = gen;
+		all_block = ~0ull;
+		for (struct gr_g *g = atomic_load_explicit((struct gr_g *_Atomic *)&gr_allg, memory_order_acquire);
+		     g; g = g->allnext)
+			if (g_live(g))
+				all_block &= g->sigmask;
+	}
+	uint64_t mask = all_block;
+	struct gr_g *g1 = gr_sched.g1;
+	bool defer = g1 && g_live(g1) && atomic_load(&g1->status) == G_RUNNING && !g1->pinned;
+	if (defer)
+		mask |= ~g1->sigmask;
+	mask &= ~RUNTIME_SIGS;
+	atomic_store(&catcher_defers, defer);
+	if (!set || mask != cur) {
+		gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+		cur = mask;
+		set = true;
+	}
+}
+
+void gr_sig_catcher_kick(struct gr_g *g)
+{
+	if (g == gr_sched.g1 && atomic_load_explicit(&catcher_defers, memory_order_relaxed))
+		gr_sysmon_kick();
 }
 
 static int64_t sweep_gap;	/* ns between sweeps while Gs have not delivered */

@@ -76,6 +76,9 @@ GR_HIDDEN void gr_sig_interrupt(struct gr_g *g);
 /* sysmon: hand forwarded signals to Gs, re-poke stragglers, keep the
  * catcher mask. */
 GR_HIDDEN void gr_sig_sysmon(void);
+/* g stops running (parks, or leaves its M): if it is the main G and the
+ * catcher left its signals to it, wake sysmon to catch them again. */
+GR_HIDDEN void gr_sig_catcher_kick(struct gr_g *g);
 /* How soon sysmon must call gr_sig_sysmon again (ns), or -1: no hurry. */
 GR_HIDDEN int64_t gr_sig_sweep_delay(void);
 
