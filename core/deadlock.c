@@ -49,7 +49,7 @@ static bool is_sync_wait(int reason)
 /* Kernel tasks of this process that are not Ms or sysmon. */
 static int foreign_threads(void)
 {
-	int n = 0, fd = (int)gr_sys(SYS_open, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int n = 0, fd = (int)gr_open_runtime("/proc/self/task", O_DIRECTORY);
 	if (fd < 0)
 		return 1;	/* cannot tell: assume someone could wake us */
 	char buf[4096];

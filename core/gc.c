@@ -607,7 +607,7 @@ static uintptr_t hex(const char **pp)
  * read whole misses mappings: unsafe to free. */
 static size_t read_proc_maps(const char *path)
 {
-	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC);
+	int fd = (int)gr_open_runtime(path, 0);
 	if (fd < 0) {
 		st.unsure++;
 		st.unsafe++;	/* no other mapping scanned */
@@ -2030,8 +2030,13 @@ static int collect(const char *why, uintptr_t sp)
 		gr_lock(&qlock);
 		gr_lock(&kr_lock);
 		gr_heap_gc_lock_all();
-		if (gr_stw_stop(&unstopped) == 0)
+		if (gr_stw_stop(&unstopped) == 0) {
+			if (unstopped) {
+				st.unsure++;	/* a thread's registers or stack unseen: */
+				st.unsafe++;	/* free nothing this cycle */
+			}
 			break;
+		}
 		gr_heap_gc_unlock_all();
 		extra_unlock();
 		sleep_us(500);

@@ -139,7 +139,8 @@ int gr_stw_stop(int *unstopped)
 		request(m->tid);
 	}
 	/* Threads libgrun did not create. */
-	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = (int)gr_open_runtime("/proc/self/task", O_DIRECTORY);
+	bool unlisted = fd < 0;	/* foreign threads unknown: counted as unstopped */
 	if (fd >= 0) {
 		char buf[4096];
 		long n;
@@ -179,7 +180,7 @@ int gr_stw_stop(int *unstopped)
 	for (int i = 0; i < nreq; i++)
 		bad += atomic_load(&recs[i].tid) > 0;
 	if (unstopped)
-		*unstopped = bad;
+		*unstopped = bad + unlisted;
 	return 0;
 }
 
@@ -209,7 +210,7 @@ void gr_stw_start(void)
  * itself if none does. */
 static uintptr_t mapping_end(uintptr_t addr)
 {
-	int fd = (int)gr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = (int)gr_open_runtime("/proc/self/maps", 0);
 	if (fd < 0)
 		return addr;
 	static char buf[16384];

@@ -53,7 +53,8 @@ struct gr_stw_thread {
 };
 
 /* Stop the world; 0, or -EBUSY if another stop is in progress. Returns
- * the number of threads that could not be stopped in *unstopped. */
+ * the number of threads that could not be stopped in *unstopped (one more
+ * when /proc/self/task could not be read: foreign threads unknown). */
 GR_HIDDEN int gr_stw_stop(int *unstopped);
 GR_HIDDEN void gr_stw_start(void);
 /* Where the records of stopped threads' registers live (libgrun's data):

@@ -74,11 +74,29 @@ static inline int64_t gr_nanotime_coarse(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Open path read-only for the runtime (flags added to O_RDONLY|O_CLOEXEC),
+ * or -EBUSY while one of the standard descriptors is closed: the lowest
+ * free number is what open returns, and a program that closed 0, 1 or 2
+ * is about to put something there (dup2); our descriptor would take it,
+ * and closing it would then close the program's. Raw system calls only. */
+static inline long gr_open_runtime(const char *path, long flags)
+{
+	for (long fd = 0; fd < 3; fd++)
+		if (gr_sys(SYS_fcntl, fd, 1 /* F_GETFD */, 0) < 0)
+			return -16 /* EBUSY */;
+	long fd = gr_sys(SYS_openat, -100 /* AT_FDCWD */, (long)path, 02000000 /* O_CLOEXEC */ | flags);
+	if (fd >= 0 && fd < 3) {
+		gr_sys(SYS_close, fd, 0, 0);	/* raced with a close: the number is theirs */
+		return -16;
+	}
+	return fd;
+}
+
 /* Read up to n-1 bytes of a small file (/proc) into buf, NUL-terminated.
  * Returns the length, or -errno. Raw system calls only. */
 static inline long gr_read_small(const char *path, char *buf, size_t n)
 {
-	long fd = gr_sys(SYS_openat, -100 /* AT_FDCWD */, (long)path, 02000000 /* O_CLOEXEC */);
+	long fd = gr_open_runtime(path, 0);
 	if (fd < 0)
 		return fd;
 	long k = gr_sys(SYS_read, fd, (long)buf, (long)n - 1);
