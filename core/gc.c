@@ -1961,9 +1961,14 @@ static int collect(const char *why, uintptr_t sp)
 			read_maps();
 			t_first = first_pause();
 			/* Our own stack: the termination reads its live part; the
-			 * rest holds stale copies of object addresses. */
-			struct range own = maps_find(W->maps, (uintptr_t)__builtin_frame_address(0));
-			exclude(own.lo, own.hi);
+			 * rest holds stale copies of object addresses. The
+			 * worker's is left out by exclude_g0_stacks, up to its TLS
+			 * only: its mapping may have merged with neighbours, which
+			 * would otherwise all be read again whole in the pause. */
+			if (gr_curm != &worker_m) {
+				struct range own = maps_find(W->maps, (uintptr_t)__builtin_frame_address(0));
+				exclude(own.lo, own.hi);
+			}
 			exclude_g0_stacks();
 			nexcl = sort_ranges(W->excl, nexcl);
 			/* Module segments too are read in the maps walk, minus
