@@ -127,8 +127,6 @@ struct gr_m {
 	pthread_t pthread;		/* real pthread handle (0 for M0) */
 	_Atomic uint32_t registered;	/* futex: 1 once on allm with current credentials */
 	int64_t nretakes;
-	/* sysmon's view of its thread (sysmon.c thread_state) */
-	int64_t sm_cpu, sm_at;		/* its CPU time, and when sysmon read it */
 };
 
 struct gr_p {

@@ -67,28 +67,22 @@ static void record_site(uintptr_t pc)
 	}
 }
 
-/* Is an M's thread running ('R'), or not ('S': blocked in the kernel, or
- * waiting for a CPU), or '?' (not known yet)? From its CPU clock: running
- * if it got at least a quarter of the time since sysmon last looked. No
- * file is opened: a descriptor sysmon opened in the background could take
- * the number of one the program has just closed and is about to replace
- * (dup2 onto 0, 1 or 2), and its close would then close the program's.
- * And the user PC a blocked thread returns to (last field of
- * /proc/self/task/TID/syscall; GRUN_DEBUG retaketrace/blockprofile only). */
-static char thread_state(struct gr_m *m, int64_t now)
+/* Kernel state of an M's thread ('R', 'S', 'D', ...), and the user PC a
+ * blocked thread returns to (last field of /proc/self/task/TID/syscall).
+ * Opened per look (only Ps stuck for a millisecond), so libgrun keeps no
+ * fd a daemon's close-everything loop could take away; through
+ * gr_open_runtime, so never while the program has a standard descriptor
+ * closed (this one would take its number, and the program's dup2 onto it
+ * would then be undone by our close): '?' then. */
+static char thread_state(struct gr_m *m)
 {
-	struct timespec ts;
-	clockid_t clk = (clockid_t)((~(unsigned)m->tid << 3) | 6);	/* CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED */
-	if (gr_sys(SYS_clock_gettime, clk, (long)&ts, 0) < 0)
+	char path[64], buf[512];
+	gr_fmt(path, sizeof path, "/proc/self/task/%d/stat", m->tid);
+	long n = gr_read_small(path, buf, sizeof buf);
+	if (n <= 0)
 		return '?';
-	int64_t cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	int64_t dcpu = cpu - m->sm_cpu, dt = now - m->sm_at;
-	bool known = m->sm_at && dt > 0 && dt < 50000000;
-	m->sm_cpu = cpu;
-	m->sm_at = now;
-	if (!known)
-		return '?';
-	return dcpu * 4 >= dt ? 'R' : 'S';
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : '?';
 }
 
 static uintptr_t blocked_pc(struct gr_m *m)
@@ -150,7 +144,7 @@ static int retake(int64_t now)
 		} else {
 			if (held < RETAKE_USER_NS)
 				continue;
-			char s = thread_state(m, now);
+			char s = thread_state(m);
 			/* A sleeper's timer on this P is overdue by a millisecond
 			 * behind a G that has run 2 ms: preempt now rather than
 			 * at 10 ms (wake-up latency beside CPU-bound Gs). */
