@@ -409,12 +409,7 @@ static void scan_copy_all(uintptr_t lo, uintptr_t hi)
 static void mark_free(void *obj, void *arg)
 {
 	(void)arg;
-	struct gr_span *s = gr_heap_spanof(obj);
-	uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)obj - s->base) * s->divmul) >> 32);
-	if (idx < s->nelems) {
-		uint64_t *mb = &gr_span_markbits(s)[idx >> 6], bit = 1ull << (idx & 63);
-		*mb |= bit;
-	}
+	gr_span_mark_object(gr_heap_spanof(obj), obj);
 }
 
 /* After a mark stack overflow: scan every marked object again (Boehm's
@@ -967,29 +962,39 @@ static struct qlocal *local_q(void)
 }
 
 /* Append n entries (bytes in all) to qbuf; what does not fit is freed. */
-static void qappend(const struct qent *e, uint32_t n, uint64_t bytes)
+/* qlock held: append the first of n entries that fit to qbuf and count
+ * them (bytes: the size of all n). Returns how many fit; the count of
+ * bytes held afterwards in *held. */
+static uint32_t qappend_locked(const struct qent *e, uint32_t n, uint64_t bytes, uint64_t *held)
 {
-	uint32_t k = 0;
-	gr_lock(&qlock);
 	if (!qbuf)
 		qbuf = reserve(QCAP * sizeof *qbuf);
-	if (qbuf) {
-		k = qlen + n <= QCAP ? n : (uint32_t)(QCAP - qlen);
-		memcpy(qbuf + qlen, e, k * sizeof *e);
-		qlen += k;
+	uint32_t k = !qbuf ? 0 : qlen + n <= QCAP ? n : (uint32_t)(QCAP - qlen);
+	for (uint32_t i = k; i < n; i++)
+		bytes -= e[i].size;
+	if (!k) {
+		*held = atomic_load_explicit(&qbytes, memory_order_relaxed);
+		return 0;
 	}
+	memcpy(qbuf + qlen, e, k * sizeof *e);
+	qlen += k;
+	atomic_fetch_add_explicit(&qobjects, k, memory_order_relaxed);
+	*held = atomic_fetch_add_explicit(&qbytes, bytes, memory_order_relaxed) + bytes;
+	return k;
+}
+
+static void qappend(const struct qent *e, uint32_t n, uint64_t bytes)
+{
+	uint64_t held;
+	gr_lock(&qlock);
+	uint32_t k = qappend_locked(e, n, bytes, &held);
 	gr_unlock(&qlock);
 	for (uint32_t i = k; i < n; i++) {
 		atomic_fetch_add(&q_overflow, 1);
-		bytes -= e[i].size;
 		gr_allocsite_free((void *)e[i].p);
 		gr_heap_free_now((void *)e[i].p);
 	}
-	if (!k)
-		return;
-	atomic_fetch_add_explicit(&qobjects, k, memory_order_relaxed);
-	if (atomic_fetch_add_explicit(&qbytes, bytes, memory_order_relaxed) + bytes >=
-	    atomic_load_explicit(&qlimit, memory_order_relaxed))
+	if (k && held >= atomic_load_explicit(&qlimit, memory_order_relaxed))
 		gr_gc_wake(GC_WHY_QUARANTINE);
 }
 
@@ -1061,10 +1066,8 @@ static void qlocal_take(void)
 				mark_free((void *)q->e[k].p, NULL);
 			continue;
 		}
-		memcpy(qbuf + qlen, q->e, n * sizeof *q->e);
-		qlen += n;
-		atomic_fetch_add_explicit(&qobjects, n, memory_order_relaxed);
-		atomic_fetch_add_explicit(&qbytes, q->bytes, memory_order_relaxed);
+		uint64_t held;
+		qappend_locked(q->e, n, q->bytes, &held);
 		q->bytes = 0;
 		atomic_store(&q->n, 0);
 	}

@@ -673,13 +673,8 @@ static _Atomic bool tc_marking;
 /* Set the mark bit of each object of a free list (transfer caches). */
 static void mark_free_list(void *p)
 {
-	for (; p; p = *(void **)p) {
-		struct gr_span *s = gr_heap_spanof(p);
-		uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmul) >> 32);
-		if (idx < s->nelems)
-			atomic_fetch_or_explicit((_Atomic uint64_t *)&gr_span_markbits(s)[idx >> 6], 1ull << (idx & 63),
-						 memory_order_relaxed);
-	}
+	for (; p; p = *(void **)p)
+		gr_span_mark_object(gr_heap_spanof(p), p);
 }
 
 static void partial_push(struct gr_central *c, struct gr_span *s)

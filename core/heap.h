@@ -75,6 +75,14 @@ static inline unsigned gr_span_words_for(uint32_t nelems)
 static inline unsigned gr_span_bitwords(const struct gr_span *s) { return s->nbitw; }
 static inline uint64_t *gr_span_allocbits(struct gr_span *s) { return s->bits; }
 static inline uint64_t *gr_span_markbits(struct gr_span *s) { return s->bits + s->nbitw; }
+/* Set the mark bit of the small object p (an object base in span s).
+ * Atomic: a concurrent mark and frees into transfer caches share words. */
+static inline void gr_span_mark_object(struct gr_span *s, const void *p)
+{
+	uint32_t idx = (uint32_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmul) >> 32);
+	if (idx < s->nelems)
+		__atomic_fetch_or(&gr_span_markbits(s)[idx >> 6], 1ull << (idx & 63), __ATOMIC_RELAXED);
+}
 
 /* Per-arena metadata (mmap'd beside the arena, never freed). */
 struct gr_arena {
