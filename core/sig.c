@@ -11,6 +11,7 @@ _Atomic uint64_t gr_sig_procpend;
 siginfo_t gr_sig_procinfo[65];
 _Atomic int gr_sig_sweep;
 _Atomic uint32_t gr_sig_maskgen;
+_Atomic uint64_t gr_sig_poked;
 
 
 /* Signals the runtime keeps for itself on every thread: synchronous
@@ -27,6 +28,8 @@ long gr_sig_send_tagged(int tid, int sig)
 	si.si_pid = (pid_t)gr_sys(SYS_getpid, 0, 0, 0);
 	si.si_uid = (uid_t)gr_sys(SYS_getuid, 0, 0, 0);
 	si.si_value.sival_ptr = GR_SIG_MAGIC;
+	if (sig != GR_RTSIG)
+		atomic_fetch_or_explicit(&gr_sig_poked, GR_SIGBIT(sig), memory_order_relaxed);
 	return gr_sys6(SYS_rt_tgsigqueueinfo, si.si_pid, tid, sig, (long)&si, 0, 0);
 }
 

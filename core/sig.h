@@ -22,7 +22,11 @@
  *    sent the same signal number tagged as a poke (so a blocking system
  *    call is interrupted with the kernel's own EINTR/SA_RESTART rules); a
  *    G parked in the runtime is interrupted (gr_sig_interrupt): its wait
- *    returns -EINTR or -ERESTARTSYS once the handler has run.
+ *    returns -EINTR or -ERESTARTSYS once the handler has run. A poke
+ *    that finds its M gone idle stays pending on that thread (idle Ms
+ *    block every program signal) until the M runs a G again: a signal
+ *    used for pokes keeps the dispatcher as its kernel handler even at
+ *    SIG_DFL (shims/signal.c, set_default).
  *  - Checkpoints, where a G delivers what is pending and unblocked: the
  *    end of every park (sema waits, sleeps, yields, preemption) and of
  *    every shim system call, pthread_sigmask unblocking, and a G's start.
@@ -55,6 +59,12 @@ GR_HIDDEN extern siginfo_t gr_sig_procinfo[65];
 GR_HIDDEN extern _Atomic int gr_sig_sweep;
 /* Bumped whenever a G's mask changes or a G comes or goes (catcher). */
 GR_HIDDEN extern _Atomic uint32_t gr_sig_maskgen;
+
+/* The program's signals ever sent as pokes. A poke can stay pending on a
+ * thread that blocks it (an M gone idle) for as long as that thread
+ * blocks it: the kernel must never meet one with the default action
+ * (shims/signal.c, set_default). */
+GR_HIDDEN extern _Atomic uint64_t gr_sig_poked;
 
 /* Send sig to kernel thread tid tagged as the runtime's (rt_tgsigqueueinfo
  * with GR_SIG_MAGIC). Returns 0 or -errno. */

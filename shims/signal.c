@@ -76,8 +76,27 @@ static bool default_ignores(int sig)
 	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
 }
 
+static int install_dispatch(int sig, const struct sigaction *act);
+
+/* The kernel's disposition for a program's SIG_DFL (act). A poke of sig
+ * (a tagged signal of the same number, core/sig.c) sent to an M that then
+ * went idle stays pending there until the M unblocks sig again, which may
+ * be long after the program set SIG_DFL: the kernel would then kill the
+ * process for a signal the program never got (CPython's test_signal died
+ * so, of a SIGALRM, after a burst of 1 us timers). So once sig has been
+ * used for pokes and its default is not to ignore it, the dispatcher stays
+ * the kernel's handler and takes the default action itself for any signal
+ * that is not a poke. */
+static int set_default(int sig, const struct sigaction *act)
+{
+	if (default_ignores(sig) || !(atomic_load(&gr_sig_poked) & GR_SIGBIT(sig)))
+		return gr_real.sigaction(sig, act, NULL);
+	return install_dispatch(sig, act);
+}
+
 /* Take sig's default action now, on this thread: re-raise it with the
- * kernel's SIG_DFL, unblocked. */
+ * kernel's SIG_DFL, unblocked. Back (a stop signal, continued): the
+ * dispatcher returns if set_default wants it. */
 static void default_action(int sig)
 {
 	if (default_ignores(sig))
@@ -87,6 +106,8 @@ static void default_action(int sig)
 	uint64_t bit = GR_SIGBIT(sig);
 	gr_sys6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&bit, 0, 8, 0, 0);
 	gr_sys(SYS_tgkill, gr_sys(SYS_getpid, 0, 0, 0), gr_gettid(), sig);
+	if (!is_handler(&prog[sig]) && prog[sig].sa_handler == SIG_DFL)
+		set_default(sig, &prog[sig]);
 }
 
 /* --- running a handler --- */
@@ -125,15 +146,41 @@ static void call_handler(const struct sigaction *sa, int sig, siginfo_t *si, voi
 		hcall_run(&h);
 }
 
-/* The program's handler is about to run: SA_RESETHAND. Returns a copy. */
-static struct sigaction take_handler(int sig)
+/* The disposition each signal arrived under, for one that could not run
+ * its handler at once (the G was in runtime code, the thread was g0 or
+ * sysmon, the G was runnable): natively the handler would have run then,
+ * so a program that meanwhile set SIG_DFL or another handler still sees
+ * the old handler run, not the new disposition. The latest arrival wins
+ * (signals coalesce). */
+static struct sigaction arrived[65];
+static _Atomic uint64_t arrived_set;
+
+static void note_arrival(int sig)
+{
+	arrived[sig] = prog[sig];
+	atomic_fetch_or(&arrived_set, GR_SIGBIT(sig));
+}
+
+/* A pending sig is gone without a handler (sigwait took it). */
+static void drop_arrival(int sig)
+{
+	atomic_fetch_and(&arrived_set, ~GR_SIGBIT(sig));
+}
+
+/* The program's handler is about to run: SA_RESETHAND. Returns a copy:
+ * for a pending signal, the disposition it arrived under when recorded. */
+static struct sigaction take_handler(int sig, bool pending)
 {
 	struct sigaction sa = prog[sig];
+	if (pending && (atomic_fetch_and(&arrived_set, ~GR_SIGBIT(sig)) & GR_SIGBIT(sig))) {
+		sa = arrived[sig];
+		if (sa.sa_sigaction != prog[sig].sa_sigaction)
+			return sa;	/* replaced meanwhile: nothing to reset */
+	}
 	if ((sa.sa_flags & SA_RESETHAND) && sig != SIGILL && sig != SIGTRAP) {
 		prog[sig].sa_handler = SIG_DFL;
 		prog[sig].sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
-		struct sigaction dfl = { .sa_handler = SIG_DFL };
-		gr_real.sigaction(sig, &dfl, NULL);
+		set_default(sig, &prog[sig]);
 	}
 	return sa;
 }
@@ -142,7 +189,7 @@ static struct sigaction take_handler(int sig)
  * pthread_create): as natively, on the kernel's alternate stack. */
 static void plain(int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction sa = take_handler(sig);
+	struct sigaction sa = take_handler(sig, false);
 	if (!is_handler(&sa)) {
 		if (sa.sa_handler == SIG_DFL)
 			default_action(sig);
@@ -156,7 +203,7 @@ static void plain(int sig, siginfo_t *si, void *uc)
 
 int gr_sig_invoke(struct gr_g *g, int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction sa = take_handler(sig);
+	struct sigaction sa = take_handler(sig, uc == NULL);
 	if (!is_handler(&sa)) {
 		if (sa.sa_handler == SIG_DFL)
 			default_action(sig);
@@ -253,12 +300,19 @@ static void dispatch(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	struct gr_g *g = gr_curg;
 	bool tagged = gr_sig_is_tagged(si);
+	if (!tagged && !is_handler(&prog[sig]) && prog[sig].sa_handler == SIG_DFL) {
+		default_action(sig);	/* set_default kept the dispatcher */
+		errno = saved;
+		return;
+	}
 	if (!g || gr_in_vfork_child()) {
 		if (!tagged) {
 			if (g || !gr_curm)
 				plain(sig, si, uc);	/* foreign thread, vfork child, not started */
-			else
+			else {
+				note_arrival(sig);
 				gr_sig_forward(sig, si);	/* g0 or sysmon */
+			}
 		}
 		errno = saved;
 		return;
@@ -284,8 +338,10 @@ static void dispatch(int sig, siginfo_t *si, void *uc)
 		gr_sig_invoke(g, sig, si, uc);
 		fix_frame(g, uc);
 	} else if (g->sigmask & bit) {
+		note_arrival(sig);
 		gr_sig_forward(sig, si);	/* raced with a mask change */
 	} else if (!deliverable_here(g, uc)) {
+		note_arrival(sig);
 		gr_sig_procinfo[sig] = *si;
 		atomic_fetch_or(&g->sigpend_proc, bit);
 		defer_sig();
@@ -353,6 +409,7 @@ static void urg_handler(int sig, siginfo_t *si, void *uc)
 		if (m)
 			gr_preempt_on_signal(m, uc);
 	} else if (!g && gr_curm) {
+		note_arrival(sig);
 		gr_sig_forward(sig, si);	/* the program's SIGURG, on g0 or sysmon */
 	} else {
 		chain(sig, si, uc);
@@ -475,7 +532,9 @@ GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 			goto done;
 		}
 		if (!owned[sig]) {
-			int r = is_handler(act) ? install_dispatch(sig, act) : gr_real.sigaction(sig, act, NULL);
+			int r = is_handler(act)			 ? install_dispatch(sig, act)
+				: act->sa_handler == SIG_DFL ? set_default(sig, act)
+							     : gr_real.sigaction(sig, act, NULL);
 			if (r != 0)
 				return r;
 		}
@@ -665,6 +724,7 @@ GR_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
 		siginfo_t si;
 		int sig = gr_sig_take(g, want, true, &si);
 		if (sig) {
+			drop_arrival(sig);
 			if (info)
 				*info = si;
 			return sig;
@@ -755,6 +815,8 @@ static int kill_g(struct gr_g *g, int sig)
 		return 0;	/* glibc: a thread that is exiting swallows it */
 	struct gr_g *self = gr_getg();
 	if (gr_signal_program_handles(sig) || (g->sigmask & GR_SIGBIT(sig))) {
+		if (!(g->sigmask & GR_SIGBIT(sig)))
+			note_arrival(sig);
 		gr_sig_post(g, sig, false);
 		if (g == self)
 			gr_sig_check(g);
@@ -821,6 +883,7 @@ static bool kill_self(int sig, int code, const union sigval *val)
 	if (val)
 		si.si_value = *val;
 	gr_sig_procinfo[sig] = si;
+	note_arrival(sig);
 	atomic_fetch_or(&g->sigpend_proc, GR_SIGBIT(sig));
 	gr_sig_check(g);
 	return true;
