@@ -1560,8 +1560,10 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 static bool conc_ok;		/* dirty tracking works (decided at the first cycle) */
 static bool conc_decided;
 static int nprot;
-/* Arenas registered for dirty tracking, by arena number. */
+/* Arenas registered for dirty tracking, by arena number (256 KiB: a fork
+ * child clears just the words in use, [reg_lo, reg_hi), not every page). */
 static uint64_t arena_reg[GR_NARENAS / 64];
+static _Atomic size_t reg_lo = GR_NARENAS / 64, reg_hi;
 
 static bool arena_track(uintptr_t a)
 {
@@ -1571,6 +1573,13 @@ static bool arena_track(uintptr_t a)
 		return true;
 	if (gr_dirty_register(a, GR_ARENASIZE) < 0)
 		return false;
+	/* The range first (a fork in between finds it wider, never short);
+	 * the cycle and the heap's hook may both be here. */
+	size_t w = n >> 6, lo = atomic_load(&reg_lo), hi = atomic_load(&reg_hi);
+	while (w < lo && !atomic_compare_exchange_weak(&reg_lo, &lo, w))
+		;
+	while (w + 1 > hi && !atomic_compare_exchange_weak(&reg_hi, &hi, w + 1))
+		;
 	__atomic_fetch_or(&arena_reg[n >> 6], bit, __ATOMIC_RELAXED);
 	return true;
 }
@@ -2250,7 +2259,11 @@ void gr_gc_fork_child(void)
 	conc_decided = false;
 	conc_ok = false;
 	gr_heap_arena_hook = NULL;
-	memset(arena_reg, 0, sizeof arena_reg);
+	size_t lo = atomic_load(&reg_lo), hi = atomic_load(&reg_hi);
+	if (lo < hi)
+		memset(&arena_reg[lo], 0, (hi - lo) * sizeof *arena_reg);
+	atomic_store(&reg_lo, GR_NARENAS / 64);
+	atomic_store(&reg_hi, 0);
 	/* One thread now: a cycle in progress elsewhere died with the fork
 	 * (its world-stop and heap locks are reset by their own handlers). */
 	gc_lock.state = 0;
