@@ -272,10 +272,15 @@ bool gr_sema_interrupt(struct gr_g *g)
 	return sema_unpark(g, 4);
 }
 
-/* fork child: every waiter belonged to a G or thread that is gone. */
+/* fork child: every waiter belonged to a G or thread that is gone. A
+ * bucket already clean is only read: writing would copy its page (16 KiB
+ * of buckets, a page fault each, in every child). */
 void gr_sema_fork_child(void)
 {
 	for (int i = 0; i < NBUCKETS; i++) {
+		struct bucket *b = &buckets[i];
+		if (!b->head && (!b->tail || b->tail == &b->head) && !atomic_load(&b->kwait) && !atomic_load(&b->lock.state))
+			continue;
 		memset(&buckets[i].lock, 0, sizeof buckets[i].lock);
 		buckets[i].head = NULL;
 		buckets[i].tail = &buckets[i].head;
