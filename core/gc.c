@@ -1560,10 +1560,10 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 static bool conc_ok;		/* dirty tracking works (decided at the first cycle) */
 static bool conc_decided;
 static int nprot;
-/* Arenas registered for dirty tracking, by arena number (256 KiB: a fork
- * child clears just the words in use, [reg_lo, reg_hi), not every page). */
+/* Arenas registered for dirty tracking, by arena number: only heap
+ * arenas, so a fork child clears just their words (the whole 256 KiB
+ * would be 64 page faults a fork). */
 static uint64_t arena_reg[GR_NARENAS / 64];
-static _Atomic size_t reg_lo = GR_NARENAS / 64, reg_hi;
 
 static bool arena_track(uintptr_t a)
 {
@@ -1573,13 +1573,6 @@ static bool arena_track(uintptr_t a)
 		return true;
 	if (gr_dirty_register(a, GR_ARENASIZE) < 0)
 		return false;
-	/* The range first (a fork in between finds it wider, never short);
-	 * the cycle and the heap's hook may both be here. */
-	size_t w = n >> 6, lo = atomic_load(&reg_lo), hi = atomic_load(&reg_hi);
-	while (w < lo && !atomic_compare_exchange_weak(&reg_lo, &lo, w))
-		;
-	while (w + 1 > hi && !atomic_compare_exchange_weak(&reg_hi, &hi, w + 1))
-		;
 	__atomic_fetch_or(&arena_reg[n >> 6], bit, __ATOMIC_RELAXED);
 	return true;
 }
@@ -2259,11 +2252,15 @@ void gr_gc_fork_child(void)
 	conc_decided = false;
 	conc_ok = false;
 	gr_heap_arena_hook = NULL;
-	size_t lo = atomic_load(&reg_lo), hi = atomic_load(&reg_hi);
-	if (lo < hi)
-		memset(&arena_reg[lo], 0, (hi - lo) * sizeof *arena_reg);
-	atomic_store(&reg_lo, GR_NARENAS / 64);
-	atomic_store(&reg_hi, 0);
+	const uint32_t *arenas;
+	bool lost;
+	uint32_t na = gr_heap_gc_arenas(&arenas, &lost);
+	if (lost)
+		memset(arena_reg, 0, sizeof arena_reg);
+	else
+		for (uint32_t i = 0; i < na; i++)
+			if (arena_reg[arenas[i] >> 6])
+				arena_reg[arenas[i] >> 6] = 0;
 	/* One thread now: a cycle in progress elsewhere died with the fork
 	 * (its world-stop and heap locks are reset by their own handlers). */
 	gc_lock.state = 0;

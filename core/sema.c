@@ -281,9 +281,9 @@ void gr_sema_fork_child(void)
 		struct bucket *b = &buckets[i];
 		if (!b->head && (!b->tail || b->tail == &b->head) && !atomic_load(&b->kwait) && !atomic_load(&b->lock.state))
 			continue;
-		memset(&buckets[i].lock, 0, sizeof buckets[i].lock);
-		buckets[i].head = NULL;
-		buckets[i].tail = &buckets[i].head;
-		atomic_store(&buckets[i].kwait, 0);
+		memset(&b->lock, 0, sizeof b->lock);
+		b->head = NULL;
+		b->tail = &b->head;
+		atomic_store(&b->kwait, 0);
 	}
 }

@@ -106,7 +106,7 @@ static void default_action(int sig)
 	uint64_t bit = GR_SIGBIT(sig);
 	gr_sys6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&bit, 0, 8, 0, 0);
 	gr_sys(SYS_tgkill, gr_sys(SYS_getpid, 0, 0, 0), gr_gettid(), sig);
-	if (!is_handler(&prog[sig]) && prog[sig].sa_handler == SIG_DFL)
+	if (prog[sig].sa_handler == SIG_DFL)
 		set_default(sig, &prog[sig]);
 }
 
@@ -300,7 +300,7 @@ static void dispatch(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	struct gr_g *g = gr_curg;
 	bool tagged = gr_sig_is_tagged(si);
-	if (!tagged && !is_handler(&prog[sig]) && prog[sig].sa_handler == SIG_DFL) {
+	if (!tagged && prog[sig].sa_handler == SIG_DFL) {
 		default_action(sig);	/* set_default kept the dispatcher */
 		errno = saved;
 		return;
