@@ -33,7 +33,11 @@
  *     termination are judged (marked: a possible dangling pointer, kept;
  *     unmarked: released), then every span is swept page by page
  *     (gr_heap_sweep_all): its dead objects reported (and in collect mode
- *     freed by clearing allocation bits), its marks cleared. Allocation
+ *     freed by clearing allocation bits), its marks cleared. In collect
+ *     mode allocating threads sweep too, lazily (gr_heap_lazy_sweep): a
+ *     class's spans are swept before objects are carved from them, its
+ *     full ones until one has room, so garbage is reused at once instead
+ *     of the heap growing while the background sweep runs. Allocation
  *     from a span not swept yet is black (heap.c), so nothing allocated
  *     after the termination is taken for dead. A span left unswept would
  *     hide objects from the next mark: the sweep cannot skip one.
@@ -1832,9 +1836,23 @@ static void prescan_gs(void)
 static bool sweep_collect;	/* collect mode and nothing unseen */
 static bool sweep_pending;	/* a sweep did not finish (fork child) */
 
+/* on_dead runs on the worker's background sweep and on allocating threads'
+ * lazy sweeps (collect mode): their sums under sweep_lock, a leaf. */
+static struct gr_lock sweep_lock;
+
+/* The sweep's sums start empty: before the termination (gc_lock held, so
+ * no report reads them until the sweep is over). */
+static void sweep_reset(void)
+{
+	memset(last_cls_objects, 0, sizeof last_cls_objects);
+	memset(last_cls_bytes, 0, sizeof last_cls_bytes);
+	gr_leakagg_reset();
+}
+
 static void on_dead(uintptr_t obj, size_t size, unsigned cls, void *arg)
 {
 	(void)arg;
+	gr_lock(&sweep_lock);
 	last_cls_objects[cls]++;
 	last_cls_bytes[cls] += size;
 	gr_leakagg_add(gr_allocsite_of(obj), size);
@@ -1843,6 +1861,7 @@ static void on_dead(uintptr_t obj, size_t size, unsigned cls, void *arg)
 		st.garbage_bytes += size;
 		gr_allocsite_free((void *)obj);	/* freed: its record goes */
 	}
+	gr_unlock(&sweep_lock);
 }
 
 
@@ -1850,10 +1869,8 @@ static void on_dead(uintptr_t obj, size_t size, unsigned cls, void *arg)
  * meanwhile cannot make us skip one); then the quarantine's release. */
 static void sweep(void)
 {
-	memset(last_cls_objects, 0, sizeof last_cls_objects);
-	memset(last_cls_bytes, 0, sizeof last_cls_bytes);
-	gr_leakagg_reset();
 	gr_heap_sweep_all(sweep_collect, on_dead, NULL);
+	gr_heap_lazy_sweep(NULL);	/* nothing is left to sweep */
 	sweep_pending = false;
 	for (size_t i = 0; i < nsweep; i++) {
 		gr_allocsite_free((void *)sweepbuf[i]);
@@ -1931,7 +1948,7 @@ static int collect(const char *why, uintptr_t sp)
 		return -ENOMEM;
 	}
 	if (sweep_pending)
-		sweep();	/* a fork child's parent was sweeping */
+		sweep();	/* a fork child's parent was sweeping (its sums are lost) */
 	int64_t t0 = gr_nanotime();
 	struct gr_heap_stats hs;
 	gr_heap_read_stats(&hs);
@@ -2023,6 +2040,8 @@ static int collect(const char *why, uintptr_t sp)
 	if (!conc)
 		gr_real.dl_iterate_phdr(phdr_cb, NULL);
 
+	sweep_reset();
+
 	/* Every lock the termination needs, then the world: a thread stopped
 	 * while holding one would make the stop useless. A stopper that loses
 	 * the race for the world (another stop in progress) lets go, retries. */
@@ -2092,9 +2111,12 @@ static int collect(const char *why, uintptr_t sp)
 	/* Mark done: the sweep starts. Spans existing now are unswept;
 	 * the quarantine's entries so far are judged by this mark. */
 	atomic_fetch_add(&gr_heap_sweepgen, 1);
+	gr_heap_gc_sweep_begin();
 	sweep_pending = true;
 	qterm = qlen;
 	sweep_collect = mode == GR_GC_COLLECT && !st.unsafe;
+	if (sweep_collect)
+		gr_heap_lazy_sweep(on_dead);
 	uint64_t inuse_stop = gr_heap_inuse_bytes();
 
 	extra_unlock();
@@ -2267,6 +2289,8 @@ void gr_gc_fork_child(void)
 	qlock.state = 0;
 	gr_newm_lock.state = 0;
 	kr_lock.state = 0;
+	sweep_lock.state = 0;
+	gr_heap_lazy_sweep(NULL);	/* the pending sweep runs at the next cycle */
 	wq_n = 0;
 	mslen = 0;
 	nsweep = 0;

@@ -51,9 +51,11 @@
  * Invariants.
  *   page map: entry = the in-use span covering the page, or the free span
  *     whose first or last page it is, else NULL.
- *   small span: allocount == popcount(allocbits); on its central's partial
- *     list iff allocount < nelems; freed to the heap when allocount == 0
- *     (unless it is the class's last partial span).
+ *   small span: allocount == popcount(allocbits); on exactly one of its
+ *     central's lists: partial iff allocount < nelems, else unswept (not
+ *     swept since the last mark; the termination moves the full list
+ *     there) or full; freed to the heap when allocount == 0 (unless it is
+ *     the class's last partial span).
  *   central: allocated == sum of allocount over its spans; tc holds ntc
  *     lists of exactly batch objects, counted as allocated.
  *   heap: free_pages / zero_pages == sums of npages / nzero over listed
@@ -660,6 +662,8 @@ struct gr_central {
 	struct gr_lock lock;
 	uint32_t ntc;			/* batches in tc; lock */
 	struct gr_span *partial;	/* spans with a clear allocbit; lock */
+	struct gr_span *full;		/* spans without one, swept; lock */
+	struct gr_span *unswept;	/* spans without one, not swept since the last mark; lock */
 	void *tc[TCSLOTS];		/* lists of exactly batch objects; lock */
 	_Atomic uint64_t allocated;	/* objects with their allocbit set; lock for writes */
 } __attribute__((aligned(64)));
@@ -677,26 +681,80 @@ static void mark_free_list(void *p)
 		gr_span_mark_object(gr_heap_spanof(p), p);
 }
 
-static void partial_push(struct gr_central *c, struct gr_span *s)
+static inline bool span_stale(const struct gr_span *s)
 {
-	s->prev = NULL;
-	s->next = c->partial;
-	if (s->next)
-		s->next->prev = s;
-	c->partial = s;
-	s->onpartial = true;
+	return atomic_load_explicit(&s->sweepgen, memory_order_relaxed) !=
+	       atomic_load_explicit(&gr_heap_sweepgen, memory_order_relaxed);
 }
 
-static void partial_remove(struct gr_central *c, struct gr_span *s)
+static void span_push(struct gr_span **head, struct gr_span *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (s->next)
+		s->next->prev = s;
+	*head = s;
+	s->listed = true;
+}
+
+/* A listed span without a predecessor heads one of the three lists. */
+static void span_unlink(struct gr_central *c, struct gr_span *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
-	else
+	else if (c->partial == s)
 		c->partial = s->next;
+	else if (c->full == s)
+		c->full = s->next;
+	else
+		c->unswept = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
 	s->next = s->prev = NULL;
-	s->onpartial = false;
+	s->listed = false;
+}
+
+/* (Re)file s on the list its count and sweep generation call for. */
+static void span_file(struct gr_central *c, struct gr_span *s)
+{
+	if (s->listed)
+		span_unlink(c, s);
+	span_push(s->allocount < s->nelems ? &c->partial : span_stale(s) ? &c->unswept : &c->full, s);
+}
+
+/* The only span on the partial list (kept when it empties). */
+static inline bool last_partial(const struct gr_central *c, const struct gr_span *s)
+{
+	return c->partial == s && !s->next;
+}
+
+static bool sweep_small_locked(struct gr_central *c, struct gr_span *s, bool collect,
+			       void (*fn)(uintptr_t obj, size_t size, unsigned cls, void *arg), void *arg);
+
+/* Lazy sweep (Go's mcentral.cacheSpan), collect mode while a sweep runs
+ * (gr_heap_lazy_sweep): a partial span is swept before objects are carved
+ * from it (so they are not black and its garbage is reused at once), and
+ * with no partial span left the class's unswept full spans are swept until
+ * one has room: at most *budget sweeps, then a fresh span. Central lock
+ * held. */
+static void (*_Atomic lazy_fn)(uintptr_t obj, size_t size, unsigned cls, void *arg);
+#define LAZY_SPANS 64		/* sweeps a central_take may do */
+
+static struct gr_span *lazy_partial(struct gr_central *c, unsigned *budget)
+{
+	for (;;) {
+		struct gr_span *s = c->partial;
+		if (s && !span_stale(s))
+			return s;
+		if (!s)
+			s = c->unswept;
+		void (*fn)(uintptr_t, size_t, unsigned, void *) =
+			atomic_load_explicit(&lazy_fn, memory_order_acquire);
+		if (!s || !*budget || !fn)
+			return c->partial;
+		(*budget)--;
+		sweep_small_locked(c, s, true, fn, NULL);	/* files it: partial first if it has room */
+	}
 }
 
 /* A fresh span for class cls from the page allocator. No lock held. */
@@ -744,23 +802,23 @@ static uint32_t central_take(unsigned cls, uint32_t want, void **out)
 		atomic_fetch_add_explicit(&live_est, (uint64_t)want * gr_class[cls].size, memory_order_relaxed);
 		return want;
 	}
+	unsigned budget = atomic_load_explicit(&lazy_fn, memory_order_relaxed) ? LAZY_SPANS : 0;
 	while (n < want) {
-		struct gr_span *s = c->partial;
+		struct gr_span *s = budget ? lazy_partial(c, &budget) : c->partial;
 		if (!s) {
 			gr_unlock(&c->lock);
 			s = span_alloc_small(cls);
 			gr_lock(&c->lock);
 			if (!s)
 				break;
-			partial_push(c, s);
+			span_push(&c->partial, s);
 			continue;
 		}
 		uint64_t *ab = gr_span_allocbits(s);
 		unsigned nw = gr_span_bitwords(s), taken = 0;
 		uintptr_t size = s->elemsize;
 		/* Not swept since the last mark: what it hands out is black. */
-		bool black = atomic_load_explicit(&s->sweepgen, memory_order_relaxed) !=
-			     atomic_load_explicit(&gr_heap_sweepgen, memory_order_relaxed);
+		bool black = span_stale(s);
 		for (unsigned i = s->freeword; i < nw && n < want; i++) {
 			uint64_t free = ~ab[i];
 			while (free && n < want) {
@@ -780,7 +838,7 @@ static uint32_t central_take(unsigned cls, uint32_t want, void **out)
 		}
 		s->allocount += taken;
 		if (s->allocount == s->nelems)
-			partial_remove(c, s);
+			span_file(c, s);
 	}
 	*tail = NULL;
 	atomic_store_explicit(&c->allocated, atomic_load_explicit(&c->allocated, memory_order_relaxed) + n,
@@ -819,11 +877,12 @@ static void central_release(unsigned cls, void *list, uint32_t n, bool to_tc)
 		ab[idx >> 6] &= ~bit;
 		if (idx >> 6 < s->freeword)
 			s->freeword = idx >> 6;
-		if (!s->onpartial)
-			partial_push(c, s);
-		if (--s->allocount == 0 && (s->next || s->prev)) {
-			/* Empty, and not the class's only partial span. */
-			partial_remove(c, s);
+		if (s->allocount == s->nelems) {
+			span_unlink(c, s);	/* full or unswept: it has room now */
+			span_push(&c->partial, s);
+		}
+		if (--s->allocount == 0 && !last_partial(c, s)) {
+			span_unlink(c, s);
 			s->next = empty;
 			empty = s;
 		}
@@ -1445,14 +1504,33 @@ bool gr_heap_sweep_span(struct gr_span *s, bool collect, void (*fn)(uintptr_t ob
 		return false;
 	struct gr_central *c = &central[cls];
 	gr_lock(&c->lock);
-	if (s->state != SPAN_SMALL || s->sizeclass != cls ||
-	    atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == gen) {
+	if (s->state != SPAN_SMALL || s->sizeclass != cls || !span_stale(s)) {
 		gr_unlock(&c->lock);
 		return false;
 	}
+	bool empty = sweep_small_locked(c, s, collect, fn, arg) && !last_partial(c, s);
+	if (empty)
+		span_unlink(c, s);
+	gr_unlock(&c->lock);
+	if (empty) {
+		gr_lock(&mheap.lock);
+		atomic_fetch_sub_explicit(&mheap.small_span_bytes, s->npages << GR_PAGESHIFT, memory_order_relaxed);
+		free_pages_locked(s);
+		gr_unlock(&mheap.lock);
+		maybe_tick();
+	}
+	return true;
+}
+
+/* Sweep the small span s (unswept, its central's lock held) and file it
+ * by what is left; true if it is empty now. */
+static bool sweep_small_locked(struct gr_central *c, struct gr_span *s, bool collect,
+			       void (*fn)(uintptr_t obj, size_t size, unsigned cls, void *arg), void *arg)
+{
 	/* Bits past nelems are set in allocbits (never handed out) and never
 	 * marked: mask them. Freeing clears allocbits, as central_release
 	 * does, without touching the objects (cache misses). */
+	unsigned cls = s->sizeclass;
 	uint64_t *ab = gr_span_allocbits(s), *mb = gr_span_markbits(s);
 	unsigned nw = gr_span_bitwords(s);
 	uint32_t n = 0;
@@ -1475,29 +1553,41 @@ bool gr_heap_sweep_span(struct gr_span *s, bool collect, void (*fn)(uintptr_t ob
 				s->freeword = i;
 		}
 	}
-	atomic_store_explicit(&s->sweepgen, gen, memory_order_relaxed);
-	bool empty = false;
+	atomic_store_explicit(&s->sweepgen, atomic_load(&gr_heap_sweepgen), memory_order_relaxed);
 	if (n) {
 		s->allocount -= n;
-		if (!s->onpartial)
-			partial_push(c, s);
-		if (s->allocount == 0 && (s->next || s->prev)) {
-			partial_remove(c, s);	/* empty, not the class's only partial span */
-			empty = true;
-		}
 		atomic_store_explicit(&c->allocated, atomic_load_explicit(&c->allocated, memory_order_relaxed) - n,
 				      memory_order_relaxed);
 		atomic_fetch_sub_explicit(&live_est, (uint64_t)n * gr_class[cls].size, memory_order_relaxed);
 	}
-	gr_unlock(&c->lock);
-	if (empty) {
-		gr_lock(&mheap.lock);
-		atomic_fetch_sub_explicit(&mheap.small_span_bytes, s->npages << GR_PAGESHIFT, memory_order_relaxed);
-		free_pages_locked(s);
-		gr_unlock(&mheap.lock);
-		maybe_tick();
+	span_file(c, s);
+	return s->allocount == 0;
+}
+
+void gr_heap_lazy_sweep(void (*fn)(uintptr_t obj, size_t size, unsigned cls, void *arg))
+{
+	atomic_store_explicit(&lazy_fn, fn, memory_order_release);
+}
+
+void gr_heap_gc_sweep_begin(void)
+{
+	for (unsigned k = 1; k < GR_NCLASSES; k++) {
+		struct gr_central *c = &central[k];
+		struct gr_span *f = c->full;
+		if (!f)
+			continue;
+		c->full = NULL;
+		if (!c->unswept) {
+			c->unswept = f;
+			continue;
+		}
+		struct gr_span *t = f;	/* a sweep left unfinished (a fork child's): append */
+		while (t->next)
+			t = t->next;
+		t->next = c->unswept;
+		c->unswept->prev = t;
+		c->unswept = f;
 	}
-	return true;
 }
 
 void gr_heap_sweep_all(bool collect, void (*fn)(uintptr_t obj, size_t size, unsigned cls, void *arg), void *arg)

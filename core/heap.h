@@ -44,9 +44,9 @@ enum gr_spanstate {
  * its sweep (gr_heap_sweep_span); zero in a span created since. */
 struct gr_span {
 	size_t npages;			/* fixed while in use; heap lock for free spans */
-	struct gr_span *next, *prev;	/* heap free list (heap lock) or central partial list (central lock) */
+	struct gr_span *next, *prev;	/* heap free list (heap lock) or a central list (central lock) */
 	bool needzero;			/* large: some page may be nonzero */
-	bool onpartial;			/* on its central's partial list; central lock */
+	bool listed;			/* small: on one of its central's lists; central lock */
 	uint32_t allocount;		/* central lock */
 	uint32_t freeword;		/* no clear allocbit below this word; central lock */
 	uint32_t nzero;			/* free span: pages known to be zero (released); heap lock */
@@ -285,7 +285,7 @@ GR_HIDDEN void gr_heap_gc_lock_all(void);
  * born swept. Sweeping a span reports each allocated, unmarked object
  * (dead) to fn, frees them too when collect is set, and clears the marks.
  * fn runs with the span's central lock (small) or the heap lock (large)
- * held: it must not allocate or take locks. Returns false if s is no
+ * held: it must not allocate, and may take only leaf locks. Returns false if s is no
  * longer an in-use span or was swept already. */
 GR_HIDDEN extern _Atomic uint8_t gr_heap_sweepgen;
 /* Called with the heap lock held when arenas [base, base+len) are mapped. */
@@ -295,6 +295,14 @@ GR_HIDDEN void gr_heap_sweep_all(bool collect, void (*fn)(uintptr_t obj, size_t 
 				 void *arg);
 GR_HIDDEN bool gr_heap_sweep_span(struct gr_span *s, bool collect, void (*fn)(uintptr_t obj, size_t size,
 									 unsigned cls, void *arg), void *arg);
+/* At the termination, after the bump (every heap lock held): the full
+ * spans become unswept (lazy sweep finds them there). */
+GR_HIDDEN void gr_heap_gc_sweep_begin(void);
+/* Lazy sweep on (fn) or off (NULL): collect mode only, between the
+ * termination and the end of gr_heap_sweep_all. An allocator that needs
+ * objects of a class sweeps that class's spans first (see heap.c), with fn
+ * called as by the sweep, from any thread: it must be thread-safe. */
+GR_HIDDEN void gr_heap_lazy_sweep(void (*fn)(uintptr_t obj, size_t size, unsigned cls, void *arg));
 GR_HIDDEN void gr_heap_gc_unlock_all(void);
 /* Arena numbers (address >> GR_ARENASHIFT); *lost: some were not listed. */
 GR_HIDDEN uint32_t gr_heap_gc_arenas(const uint32_t **list, bool *lost);
