@@ -116,6 +116,14 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		cfg->allocsample = b;
 		return 0;
 	}
+	if (strcmp(key, "gcworkers") == 0) {
+		*accepted = "gcworkers=N with N from 1 to 64 (the collector's mark threads)";
+		uint64_t n;
+		if (parse_uint(val, 64, &n) < 0 || n == 0)
+			return -1;
+		cfg->gcworkers = (int)n;
+		return 0;
+	}
 	if (strcmp(key, "blockprofile") == 0) {
 		*accepted = "blockprofile=0 or blockprofile=1";
 		bool b;

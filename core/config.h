@@ -41,6 +41,7 @@ struct gr_config {
 	bool memstats;		/* memstats=1: print the heap metrics at exit (heap.c) */
 	bool leakreport;	/* leakreport=1: GC leak report at exit (gc.c) */
 	bool gcconcurrent;	/* gcconcurrent=0: mark with the world stopped (gc.c) */
+	int gcworkers;		/* gcworkers=N: mark threads (0: a quarter of the Ps, at least 1) */
 	uint64_t allocsample;	/* allocsample=N: mean bytes between sampled allocation
 				 * sites (Go's MemProfileRate); 1 = every allocation,
 				 * 0 = none (core/allocsite.c); default 512 KiB */

@@ -122,11 +122,21 @@
 #define MAXRANGES 65536			/* excluded ranges */
 #define MAXMODSEG 4096			/* writable module segments */
 #define MAXPROT 8192			/* root ranges with dirty tracking */
-#define REG_MIN ((uintptr_t)256 << 10)
-#define GOAL_MIN ((uint64_t)32 << 20)		/* the pacer's smallest goal */	/* smaller root ranges are rescanned whole */
+#define REG_MIN ((uintptr_t)256 << 10)		/* smaller root ranges are rescanned whole */
+#define GOAL_MIN ((uint64_t)32 << 20)		/* the pacer's smallest goal */
 #define LOCK_TRIES 2000			/* x 500 us */
 
 struct range { uintptr_t lo, hi; };
+
+/* Mark work shared between the worker and the assists: (base, size) pairs
+ * in chunks (see the pool below). */
+#define CHUNKW 1024			/* words: 512 objects */
+#define NCHUNKS 16384			/* 128 MiB, reserved NORESERVE */
+struct chunk {
+	struct chunk *next;
+	size_t n;			/* words used */
+	uintptr_t e[CHUNKW];
+};
 
 /* The work area: one mapping, excluded from the roots. Sizes fixed. */
 struct work {
@@ -134,6 +144,7 @@ struct work {
 	struct range excl[MAXRANGES];
 	struct range mods[MAXMODSEG];
 	struct range prot[MAXPROT];	/* root ranges write-protected this cycle */
+	struct chunk chunks[NCHUNKS];
 	char maps[MAPS_BYTES];
 	/* the mark stack follows, MSTACK_BYTES */
 };
@@ -141,9 +152,6 @@ struct work {
 static struct gr_lock gc_lock;
 static struct work *W;			/* gc_lock; mapped once */
 static size_t worklen;			/* its length, mark stack included */
-static uintptr_t *mstack;		/* (base, size) pairs; gc_lock */
-static size_t mslen, mscap;		/* in words */
-static size_t mshigh;			/* high-water mark, words */
 static int nexcl, nmods;
 /* Quick rejection: [heap_lo1 + 1, heap_lo1 + 1 + heap_size). Kept off by
  * one: libgrun's data is a root, and the lowest arena's base there would
@@ -162,8 +170,9 @@ static _Atomic int64_t gc_ns_total;
 
 /* Per-cycle statistics (gc_lock). */
 static struct {
-	uint64_t root_bytes, heap_bytes, unread_bytes;
-	uint64_t live_objects, live_bytes;	/* scanned from the mark stack */
+	uint64_t root_bytes, unread_bytes;
+	uint64_t live_objects, live_bytes;	/* scanned from mark stacks: the worker's, then the assists' */
+	uint64_t assist_bytes;			/* of those, by assists */
 	int unsure;
 	int unsafe;		/* of those, misses that make freeing unsafe */
 	int unstopped;
@@ -185,23 +194,88 @@ static uint64_t last_cls_objects[GR_NCLASSES], last_cls_bytes[GR_NCLASSES];
 
 /* --- marking ------------------------------------------------------------- */
 
-static bool overflowed;		/* a marked object was not queued (gc_lock) */
+/* A marker: one thread's share of the mark. The worker's (wk) has the big
+ * mark stack; an assist's is a chunk on its own stack frame. Candidate
+ * pointers wait in a small FIFO with their span prefetched: a span's
+ * header and its bits are two cache misses on a large heap, and the FIFO
+ * overlaps them across the words of an object. */
+#define WQ 32
+struct marker {
+	uintptr_t *stk;			/* (base, size) pairs */
+	size_t len, cap;		/* words */
+	struct chunk *own;		/* an assist's: the chunk stk lives in */
+	unsigned wq_head, wq_n;
+	uintptr_t wq_w[WQ];
+	struct gr_span *wq_s[WQ];
+	uint64_t bytes, objects;	/* scanned */
+};
+static struct marker wk;		/* the worker's; gc_lock */
+static size_t mshigh;			/* its stack's high-water mark, words */
+static _Atomic bool overflowed;		/* a marked object was not queued */
 
-static void push(uintptr_t base, uintptr_t size)
+/* The pool: chunks of gray objects any marker may take. During the
+ * concurrent mark (assists_on) the worker keeps a few chunks there, cut
+ * from its stack; an assist (an allocating thread the pacer asks to help)
+ * takes one, scans a bounded amount, and gives back what is left; the
+ * worker's drain is over when its stack and the pool are empty and no
+ * assist holds work (pool_busy). pool_lock is a leaf. */
+static struct gr_lock pool_lock;
+static struct chunk *pool_full, *pool_free;
+static uint32_t pool_fresh;		/* chunks never used (W->chunks) */
+static _Atomic uint32_t pool_n;		/* chunks on pool_full */
+static _Atomic uint32_t pool_busy;	/* assists holding work */
+static _Atomic bool assists_on;
+static _Atomic uint64_t assist_bytes, assist_objects;
+static _Atomic uint64_t wk_progress;	/* the worker's scanned bytes, published by drain_m */
+#define POOL_KEEP 4			/* chunks the worker keeps in the pool */
+
+static struct chunk *chunk_new_locked(void)
 {
-	if (unlikely(mslen + 2 > mscap)) {
-		overflowed = true;	/* marked, not scanned: see rescan_marked */
-		return;
+	struct chunk *c = pool_free;
+	if (c)
+		pool_free = c->next;
+	else if (pool_fresh < NCHUNKS)
+		c = &W->chunks[pool_fresh++];
+	return c;
+}
+
+static void pool_put_locked(struct chunk *c)
+{
+	c->next = pool_full;
+	pool_full = c;
+	atomic_fetch_add_explicit(&pool_n, 1, memory_order_relaxed);
+}
+
+static void push(struct marker *m, uintptr_t base, uintptr_t size)
+{
+	if (unlikely(m->len + 2 > m->cap)) {
+		struct chunk *c = NULL;
+		if (m->own) {	/* an assist's chunk is full: to the pool, take another */
+			gr_lock(&pool_lock);
+			if ((c = chunk_new_locked()) != NULL) {
+				m->own->n = m->len;
+				pool_put_locked(m->own);
+				m->own = c;
+				m->stk = c->e;
+				m->len = 0;
+			}
+			gr_unlock(&pool_lock);
+		}
+		if (!c) {
+			atomic_store_explicit(&overflowed, true, memory_order_relaxed);
+			return;	/* marked, not scanned: see rescan_marked */
+		}
 	}
-	mstack[mslen++] = base;
-	mstack[mslen++] = size;
-	if (mslen > mshigh)
-		mshigh = mslen;
+	m->stk[m->len++] = base;
+	m->stk[m->len++] = size;
+	if (m == &wk && m->len > mshigh)
+		mshigh = m->len;
 }
 
 /* Mark the object w points into (its span is s), if any; queue it for
- * scanning. */
-static void markspan(uintptr_t w, struct gr_span *s)
+ * scanning. Atomic: markers run in parallel, and a concurrent mark shares
+ * the words with frees into transfer caches (gr_heap_gc_mark_tc_begin). */
+static void markspan(struct marker *m, uintptr_t w, struct gr_span *s)
 {
 	if (s->state == SPAN_SMALL) {
 		uint32_t idx = (uint32_t)(((uint64_t)(w - s->base) * s->divmul) >> 32);
@@ -212,32 +286,20 @@ static void markspan(uintptr_t w, struct gr_span *s)
 		uint64_t bit = 1ull << (idx & 63);
 		if (!(gr_span_allocbits(s)[idx >> 6] & bit))
 			return;
-		/* Atomic: a concurrent mark shares the words with frees into
-		 * transfer caches (gr_heap_gc_mark_tc_begin). */
 		uint64_t *mb = &gr_span_markbits(s)[idx >> 6];
 		if (__atomic_load_n(mb, __ATOMIC_RELAXED) & bit ||
 		    __atomic_fetch_or(mb, bit, __ATOMIC_RELAXED) & bit)
 			return;
-		push(s->base + (uintptr_t)idx * s->elemsize, s->elemsize);
+		push(m, s->base + (uintptr_t)idx * s->elemsize, s->elemsize);
 	} else if (s->state == SPAN_LARGE) {
 		uint64_t *mb = gr_span_markbits(s);
-		if (*mb & 1)
+		if (__atomic_load_n(mb, __ATOMIC_RELAXED) & 1 || __atomic_fetch_or(mb, 1, __ATOMIC_RELAXED) & 1)
 			return;
-		*mb |= 1;
-		push(s->base, s->npages << GR_PAGESHIFT);
+		push(m, s->base, s->npages << GR_PAGESHIFT);
 	}
 }
 
-/* Candidate pointers wait in a small FIFO with their span prefetched: a
- * span's header and its bits are two cache misses on a large heap, and
- * the FIFO overlaps them across the words of an object. Flushed by drain
- * before it decides the mark is done. */
-#define WQ 32
-static uintptr_t wq_w[WQ];
-static struct gr_span *wq_s[WQ];
-static unsigned wq_head, wq_n;
-
-static inline void markword(uintptr_t w)
+static inline void markword_m(struct marker *m, uintptr_t w)
 {
 	if (w - 1 - heap_lo1 >= heap_size)
 		return;
@@ -248,33 +310,37 @@ static inline void markword(uintptr_t w)
 	 * to 256 (heap.h). */
 	__builtin_prefetch(&s->base);
 	__builtin_prefetch((const char *)&s->base + 64);
-	if (wq_n == WQ) {
-		markspan(wq_w[wq_head], wq_s[wq_head]);
-		wq_head = (wq_head + 1) % WQ;
-		wq_n--;
+	if (m->wq_n == WQ) {
+		markspan(m, m->wq_w[m->wq_head], m->wq_s[m->wq_head]);
+		m->wq_head = (m->wq_head + 1) % WQ;
+		m->wq_n--;
 	}
-	unsigned t = (wq_head + wq_n) % WQ;
-	wq_w[t] = w;
-	wq_s[t] = s;
-	wq_n++;
+	unsigned t = (m->wq_head + m->wq_n) % WQ;
+	m->wq_w[t] = w;
+	m->wq_s[t] = s;
+	m->wq_n++;
 }
 
-static void wq_flush(void)
+static void wq_flush(struct marker *m)
 {
-	while (wq_n) {
-		markspan(wq_w[wq_head], wq_s[wq_head]);
-		wq_head = (wq_head + 1) % WQ;
-		wq_n--;
+	while (m->wq_n) {
+		markspan(m, m->wq_w[m->wq_head], m->wq_s[m->wq_head]);
+		m->wq_head = (m->wq_head + 1) % WQ;
+		m->wq_n--;
 	}
 }
 
 /* Memory known to be mapped and readable: G stacks, heap objects. */
-static void scan_direct(uintptr_t lo, uintptr_t hi)
+static void scan_direct_m(struct marker *m, uintptr_t lo, uintptr_t hi)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	for (uintptr_t a = lo; a + 8 <= hi; a += 8)
-		markword(*(const uintptr_t *)a);
+		markword_m(m, *(const uintptr_t *)a);
 }
+
+/* The worker's: roots, rescans. */
+static inline void markword(uintptr_t w) { markword_m(&wk, w); }
+static void scan_direct(uintptr_t lo, uintptr_t hi) { scan_direct_m(&wk, lo, hi); }
 
 static void scan_buf(const void *p, size_t n)
 {
@@ -286,42 +352,165 @@ static void scan_buf(const void *p, size_t n)
 	}
 }
 
-/* Scan gray objects until the mark stack is empty. Objects pass through a
- * small FIFO on their way from the stack to the scanner and are prefetched
- * when they enter it (Boehm's prefetch-on-gray): on a pointer-dense heap
- * the mark is bound by cache misses on the objects themselves. */
-#define PFRING 16
-static bool nodrain;		/* the first pause only queues what it finds */
-
-static void drain(void)
+/* The worker keeps POOL_KEEP chunks in the pool: half its stack (up to a
+ * chunk) when it has some to spare (a tree's depth-first stack stays
+ * short). */
+#define DONATE_MIN 64			/* words */
+static void donate(struct marker *m)
 {
-	if (nodrain)
+	if (atomic_load_explicit(&pool_n, memory_order_relaxed) >= POOL_KEEP || m->len < DONATE_MIN)
 		return;
+	gr_lock(&pool_lock);
+	struct chunk *c = chunk_new_locked();
+	if (c) {
+		size_t n = (m->len / 2) & ~(size_t)1;
+		if (n > CHUNKW)
+			n = CHUNKW;
+		m->len -= n;
+		memcpy(c->e, m->stk + m->len, n * sizeof(uintptr_t));
+		c->n = n;
+		pool_put_locked(c);
+	}
+	gr_unlock(&pool_lock);
+}
+
+/* Scan gray objects until m's stack is empty or budget bytes are scanned;
+ * returns the bytes. Objects pass through a small FIFO on their way from
+ * the stack to the scanner and are prefetched when they enter it (Boehm's
+ * prefetch-on-gray): on a pointer-dense heap the mark is bound by cache
+ * misses on the objects themselves. Candidates still in m's FIFO when the
+ * budget runs out are pushed (wq_flush), not lost. */
+#define PFRING 16
+
+static uint64_t drain_m(struct marker *m, uint64_t budget)
+{
 	uintptr_t rb[PFRING], rs[PFRING];
-	unsigned head = 0, cnt = 0;
+	unsigned head = 0, cnt = 0, k = 0;
+	uint64_t done = 0;
+	bool share = m == &wk && atomic_load_explicit(&assists_on, memory_order_relaxed);
 	for (;;) {
-		if (!mslen && !cnt) {
-			wq_flush();
-			if (!mslen)
+		if (!m->len && !cnt) {
+			wq_flush(m);
+			if (!m->len)
 				break;
 		}
-		while (mslen && cnt < PFRING) {
-			uintptr_t size = mstack[--mslen];
-			uintptr_t base = mstack[--mslen];
+		while (m->len && cnt < PFRING && done < budget) {
+			uintptr_t size = m->stk[--m->len];
+			uintptr_t base = m->stk[--m->len];
 			__builtin_prefetch((const void *)base);
 			unsigned t = (head + cnt) % PFRING;
 			rb[t] = base;
 			rs[t] = size;
 			cnt++;
 		}
+		if (!cnt) {
+			wq_flush(m);
+			break;	/* the budget is spent */
+		}
 		uintptr_t base = rb[head], size = rs[head];
 		head = (head + 1) % PFRING;
 		cnt--;
-		st.heap_bytes += size;
-		st.live_objects++;
-		st.live_bytes += size;
-		scan_direct(base, base + size);
+		done += size;
+		m->objects++;
+		scan_direct_m(m, base, base + size);
+		if (share && !(++k & 63)) {
+			donate(m);
+			atomic_store_explicit(&wk_progress, m->bytes + done, memory_order_relaxed);
+		}
 	}
+	m->bytes += done;
+	if (m == &wk)
+		atomic_store_explicit(&wk_progress, m->bytes, memory_order_relaxed);
+	return done;
+}
+
+/* The worker's drain: its stack, then the pool, until both are empty and
+ * no assist holds work. */
+static bool nodrain;		/* the first pause only queues what it finds */
+
+static void drain(void)
+{
+	if (nodrain)
+		return;
+	for (;;) {
+		drain_m(&wk, UINT64_MAX);
+		if (!atomic_load_explicit(&pool_n, memory_order_acquire) &&
+		    !atomic_load_explicit(&pool_busy, memory_order_acquire))
+			return;
+		gr_lock(&pool_lock);
+		struct chunk *c = pool_full;
+		if (c) {
+			pool_full = c->next;
+			atomic_fetch_sub_explicit(&pool_n, 1, memory_order_relaxed);
+			if (wk.len + c->n <= wk.cap) {
+				memcpy(wk.stk + wk.len, c->e, c->n * sizeof(uintptr_t));
+				wk.len += c->n;
+			} else {
+				atomic_store(&overflowed, true);
+			}
+			c->next = pool_free;
+			pool_free = c;
+		}
+		bool busy = atomic_load(&pool_busy);
+		gr_unlock(&pool_lock);
+		if (!c && busy)
+			gr_sys(SYS_sched_yield, 0, 0, 0);	/* an assist gives back what it has soon */
+	}
+}
+
+/* A mark assist: an allocating thread scans up to ASSIST_BYTES of the
+ * pool's gray objects and gives back what is left. False if there was
+ * nothing to take. Never nested (a signal handler's malloc inside an
+ * assist only waits). */
+#define ASSIST_BYTES ((uint64_t)256 << 10)
+static __thread bool in_assist;
+
+static bool assist_mark(uint64_t budget)
+{
+	if (in_assist || !atomic_load_explicit(&assists_on, memory_order_acquire) ||
+	    !atomic_load_explicit(&pool_n, memory_order_relaxed))
+		return false;
+	in_assist = true;
+	gr_lock(&pool_lock);
+	struct chunk *c = atomic_load(&assists_on) ? pool_full : NULL;
+	if (c) {
+		pool_full = c->next;
+		atomic_fetch_sub_explicit(&pool_n, 1, memory_order_relaxed);
+		atomic_fetch_add(&pool_busy, 1);
+	}
+	gr_unlock(&pool_lock);
+	if (!c) {
+		in_assist = false;
+		return false;
+	}
+	struct marker m = { .stk = c->e, .len = c->n, .cap = CHUNKW, .own = c };
+	drain_m(&m, budget);
+	gr_lock(&pool_lock);
+	if (m.len) {
+		m.own->n = m.len;
+		pool_put_locked(m.own);
+	} else {
+		m.own->next = pool_free;
+		pool_free = m.own;
+	}
+	atomic_fetch_sub(&pool_busy, 1);
+	gr_unlock(&pool_lock);
+	atomic_fetch_add_explicit(&assist_bytes, m.bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&assist_objects, m.objects, memory_order_relaxed);
+	in_assist = false;
+	return true;
+}
+
+/* Before the termination stops the world: no assist may hold work. */
+static void set_hard(uint64_t v);
+static _Atomic uint64_t wait_at;
+static void assists_stop(void)
+{
+	atomic_store(&assists_on, false);
+	set_hard(atomic_load(&wait_at));
+	gr_lock(&pool_lock);	/* an assist that saw it on has its chunk now */
+	gr_unlock(&pool_lock);
+	drain();
 }
 
 /* Memory that may fault (other mappings, module segments): copied in by
@@ -437,8 +626,7 @@ static void rescan_span(struct gr_span *s, void *arg)
 
 static void rescan_marked(void)
 {
-	while (overflowed) {
-		overflowed = false;
+	while (atomic_exchange(&overflowed, false)) {
 		gr_heap_gc_foreach_span(rescan_span, NULL);
 	}
 }
@@ -448,6 +636,25 @@ static void rescan_marked(void)
 
 static struct range maps_find(const char *text, uintptr_t a);
 static void exclude(uintptr_t lo, uintptr_t hi);
+
+/* Mark helpers: GRUN_DEBUG=gcworkers=N threads mark, the worker and N-1
+ * helpers (default: a quarter of the Ps, at least 1, as Go's dedicated
+ * workers). A helper takes the pool's chunks while assists_on, as an
+ * assist with no budget; its stack is scrubbed before it sleeps, and its
+ * registers and stack hold no program pointer: skipped by visit_thread. */
+#define MAXHELPERS 63
+static _Atomic int helper_tids[MAXHELPERS];
+static _Atomic int nhelpers;
+static _Atomic uint32_t helper_word;	/* futex: bumped as assists start */
+
+static bool is_helper(int tid)
+{
+	int n = atomic_load(&nhelpers);
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&helper_tids[i]) == tid)
+			return true;
+	return false;
+}
 
 static int worker_tid;			/* the collector's thread, once started */
 static uintptr_t worker_sp_hint;	/* an address in its stack */
@@ -459,7 +666,7 @@ static void visit_thread(const struct gr_stw_thread *t, void *arg)
 	/* The worker, stopped by a cycle another thread runs (a forced one,
 	 * the exit's), is idle: waiting for work or for gc_lock. It holds no
 	 * program pointer; its registers and stack only stale ones. */
-	if (worker_tid && t->tid == worker_tid && !t->g)
+	if (!t->g && ((worker_tid && t->tid == worker_tid) || is_helper(t->tid)))
 		return;
 	for (int i = 0; i < t->nregs; i++)
 		markword(t->regs[i]);
@@ -1329,6 +1536,47 @@ static _Atomic bool worker_on;
 static int64_t last_end;		/* coarse ns; the last cycle's end */
 static const char *const why_names[] = { "none", "heap", "quarantine", "limit", "forced", "debug", "exit" };
 
+/* Allocating threads and the cycle (assist()). gr_gc_hard (heap.h) sends
+ * allocations to assist(): every cache refill while assists mark (1),
+ * every allocation in a cycle's last rounds (0); wait_at is where they
+ * wait for the cycle's end. The pacer's question (Go's assist ratio, in
+ * its simplest form): has the heap used more of its runway to the goal
+ * since the mark began than the mark has done of its expected work (the
+ * last cycle's live heap)? Then the thread marks (assist_mark). */
+static _Atomic uint64_t wait_at = UINT64_MAX;
+static uint64_t mark_heap0, mark_expect;	/* set as assists begin */
+
+static void set_hard(uint64_t v)
+{
+	atomic_store(&wait_at, v);
+	atomic_store(&gr_gc_hard, v > 1 && atomic_load(&assists_on) ? 1 : v);
+}
+
+static bool behind(void)
+{
+	uint64_t goal = pz.goal, h0 = mark_heap0, inuse = gr_heap_inuse_bytes();
+	if (inuse <= h0)
+		return false;
+	if (goal <= h0 + ((uint64_t)1 << 20))
+		return true;
+	double heap = (double)(inuse - h0) / (double)(goal - h0);
+	double mark = (double)(atomic_load_explicit(&wk_progress, memory_order_relaxed) +
+			       atomic_load_explicit(&assist_bytes, memory_order_relaxed)) / (double)mark_expect;
+	return heap > mark;
+}
+
+static void assists_start(void)
+{
+	mark_heap0 = gr_heap_inuse_bytes();
+	mark_expect = last.live_bytes ? last.live_bytes : mark_heap0 / 2 + 1;
+	atomic_store(&assists_on, true);
+	set_hard(atomic_load(&wait_at));
+	if (atomic_load(&nhelpers)) {
+		atomic_fetch_add(&helper_word, 1);
+		gr_futex_wake(&helper_word, INT32_MAX);
+	}
+}
+
 static struct gr_m worker_m;		/* the worker's identity (worker()) */
 static void start_worker(void);
 static _Atomic uint32_t cycle_end;	/* bumped at each cycle's end (futex) */
@@ -1346,14 +1594,21 @@ static void assist(void)
 	if (!atomic_load(&worker_on) && atomic_load(&want_why)) {
 		start_worker();
 		uint64_t goal = pz.goal;
-		atomic_store(&gr_gc_hard, goal);
+		set_hard(goal);
 		return;
 	}
 	if (!atomic_load(&marking) && !atomic_load(&want_why))
 		return;
+	if (behind())
+		assist_mark(ASSIST_BYTES);
+	/* Past wait_at: mark while there is gray work to take, wait while
+	 * there is none (the worker is reading roots or written pages). */
 	uint32_t seen = atomic_load(&cycle_end);
-	for (int i = 0; i < 20 && atomic_load(&cycle_end) == seen &&
-			gr_heap_inuse_bytes() >= atomic_load(&gr_gc_hard); i++) {
+	int64_t until = gr_nanotime() + 20 * 1000000;
+	while (atomic_load(&cycle_end) == seen && gr_heap_inuse_bytes() >= atomic_load(&wait_at) &&
+	       gr_nanotime() < until) {
+		if (assist_mark(ASSIST_BYTES))
+			continue;
 		struct timespec ts = { 0, 1000000 };
 		gr_futex_wait(&cycle_end, seen, &ts);
 	}
@@ -1365,7 +1620,7 @@ static void marking_done(void)
 {
 	atomic_store(&marking, false);
 	uint64_t goal = pz.goal;
-	atomic_store(&gr_gc_hard, atomic_load(&want_why) ? goal : UINT64_MAX);
+	set_hard(atomic_load(&want_why) ? goal : UINT64_MAX);
 	atomic_fetch_add(&cycle_end, 1);
 	gr_futex_wake(&cycle_end, INT32_MAX);
 }
@@ -1380,9 +1635,9 @@ void gr_gc_wake(int why)
 	atomic_store(&gr_gc_trigger, UINT64_MAX);
 	uint64_t goal = pz.goal;
 	if (!atomic_load(&worker_on))
-		atomic_store(&gr_gc_hard, 0);	/* the next allocation starts the worker */
+		set_hard(0);	/* the next allocation starts the worker */
 	else if (goal != UINT64_MAX)
-		atomic_store(&gr_gc_hard, goal);
+		set_hard(goal);
 	atomic_store(&wake_word, 1);
 	gr_futex_wake(&wake_word, 1);
 	if (!atomic_load(&worker_on))
@@ -1424,9 +1679,28 @@ static void *worker(void *arg)
 		if (r != 0) {
 			/* Could not run (the world could not be had): retry later. */
 			atomic_store(&want_why, 0);
-			atomic_store(&gr_gc_hard, UINT64_MAX);
+			set_hard(UINT64_MAX);
 			pace(last.live_bytes, gr_heap_inuse_bytes());
 		}
+	}
+	return NULL;
+}
+
+static void sleep_us(long us);
+
+static void *helper(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	atomic_store(&helper_tids[i], gr_gettid());
+	uint64_t mask = ~0ull & ~(1ull << (GR_RTSIG - 1)) & ~(1ull << (SIGSEGV - 1)) & ~(1ull << (SIGBUS - 1));
+	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+	for (;;) {
+		uint32_t w = atomic_load(&helper_word);
+		while (atomic_load(&assists_on))
+			if (!assist_mark(UINT64_MAX))
+				sleep_us(50);	/* the pool is empty: the worker reads roots */
+		scrub_stack();
+		gr_futex_wait(&helper_word, w, NULL);
 	}
 	return NULL;
 }
@@ -1453,6 +1727,12 @@ static void start_worker(void)
 	pthread_t t;
 	gr_lock(&gr_newm_lock);
 	int r = gr_real.pthread_create(&t, &attr, worker, NULL);
+	int want = gr_cfg.gcworkers ? gr_cfg.gcworkers : gr_sched.nprocs / 4;
+	for (int i = 0; r == 0 && i < want - 1 && i < MAXHELPERS; i++) {
+		if (gr_real.pthread_create(&t, &attr, helper, (void *)(intptr_t)i) != 0)
+			break;
+		atomic_store(&nhelpers, i + 1);
+	}
 	gr_unlock(&gr_newm_lock);
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
 	pthread_attr_destroy(&attr);
@@ -1489,8 +1769,8 @@ static bool work_init(void)
 			continue;
 		W = p;
 		worklen = len;
-		mstack = (uintptr_t *)((char *)p + sizeof(struct work));
-		mscap = ms / sizeof(uintptr_t);
+		wk.stk = (uintptr_t *)((char *)p + sizeof(struct work));
+		wk.cap = ms / sizeof(uintptr_t);
 		return true;
 	}
 	return false;
@@ -1547,14 +1827,17 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 		       (unsigned long long)st.quarantine_bytes, (unsigned long long)atomic_load(&dangling_total));
 	else
 		extra[0] = 0;
+	char ab[48] = "";
+	if (st.assist_bytes)
+		gr_fmt(ab, sizeof ab, "; assists marked %llu kB", (unsigned long long)(st.assist_bytes >> 10));
 	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %s+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
-		  "%llu MB goal, %d P (%s; %s; %ld pages written at termination%s; sweep %s ms; leak: %llu objects, "
+		  "%llu MB goal, %d P (%s; %s; %ld pages written at termination%s%s; sweep %s ms; leak: %llu objects, "
 		  "%llu B;%s%s%s %llu MB roots, %llu kB unreadable%s)\n",
 		  (unsigned long long)cycle, (long long)(since / 1000000000), (long long)(since / 1000000 % 1000),
 		  pct, a, b, c, a, b, c, (unsigned long long)(heap0 >> 20), (unsigned long long)(hs.objects_bytes >> 20),
 		  (unsigned long long)(live >> 20), (unsigned long long)(pz.goal == UINT64_MAX ? 0 : pz.goal >> 20),
 		  gr_sched.nprocs ? gr_sched.nprocs : 1, why ? why : "forced", conc ? "concurrent" : "stop-the-world",
-		  dirty, rb, d, (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
+		  dirty, rb, ab, d, (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
 		  extra[0] ? " " : "", extra, extra[0] ? ";" : "", (unsigned long long)(st.root_bytes >> 20),
 		  (unsigned long long)(st.unread_bytes >> 10), st.unsure ? "; unsure" : "");
 }
@@ -1788,7 +2071,7 @@ static int64_t first_pause(void)
 	nodrain = true;
 	gr_stw_foreach(visit_thread, NULL);
 	scan_g_tls();
-	wq_flush();
+	wq_flush(&wk);
 	nodrain = false;
 	/* The pause ends with the restart (the stopper may be descheduled
 	 * as soon as the threads it wakes run). */
@@ -1953,7 +2236,11 @@ static int collect(const char *why, uintptr_t sp)
 	struct gr_heap_stats hs;
 	gr_heap_read_stats(&hs);
 	memset(&st, 0, sizeof st);
-	overflowed = false;
+	atomic_store(&overflowed, false);
+	wk.bytes = wk.objects = 0;
+	atomic_store(&wk_progress, 0);
+	atomic_store(&assist_bytes, 0);
+	atomic_store(&assist_objects, 0);
 	selfpid = (int)gr_sys(SYS_getpid, 0, 0, 0);
 	nmods = 0;
 	nexcl = 0;
@@ -1982,6 +2269,7 @@ static int collect(const char *why, uintptr_t sp)
 			gr_heap_gc_mark_tc_begin();
 			read_maps();
 			t_first = first_pause();
+			assists_start();
 			/* Our own stack: the termination reads its live part; the
 			 * rest holds stale copies of object addresses. The
 			 * worker's is left out by exclude_g0_stacks, up to its TLS
@@ -2019,7 +2307,7 @@ static int collect(const char *why, uintptr_t sp)
 			bool stalled = false;
 			for (long prev = LONG_MAX; nrounds < MAXROUNDS;) {
 				if (nrounds >= 2)
-					atomic_store(&gr_gc_hard, prev < STRICT_PAGES || stalled ? 0 : 1);
+					set_hard(prev < STRICT_PAGES || stalled ? 0 : 1);
 				/* Arenas mapped meanwhile too (protected at birth). */
 				na = gr_heap_gc_arenas(&arenas, &lost);
 				long d = dirty_round(arenas, na, true);
@@ -2029,7 +2317,7 @@ static int collect(const char *why, uintptr_t sp)
 				stalled = nrounds >= 4 && d > prev - prev / 4;
 				prev = d;
 			}
-			atomic_store(&gr_gc_hard, 0);
+			set_hard(0);
 		}
 	}
 	int64_t t_conc = gr_nanotime();
@@ -2040,6 +2328,7 @@ static int collect(const char *why, uintptr_t sp)
 	if (!conc)
 		gr_real.dl_iterate_phdr(phdr_cb, NULL);
 
+	assists_stop();
 	sweep_reset();
 
 	/* Every lock the termination needs, then the world: a thread stopped
@@ -2100,6 +2389,9 @@ static int collect(const char *why, uintptr_t sp)
 	}
 	drain();
 	rescan_marked();
+	st.assist_bytes = atomic_load(&assist_bytes);
+	st.live_bytes = wk.bytes + st.assist_bytes;
+	st.live_objects = wk.objects + atomic_load(&assist_objects);
 	if (conc) {
 		/* Freed meanwhile: not leaks (the transfer caches' objects
 		 * are marked already, gr_heap_gc_mark_tc_begin). */
@@ -2170,10 +2462,10 @@ static int collect(const char *why, uintptr_t sp)
 	int64_t t_sweep = gr_nanotime();
 
 	/* The candidate FIFO is in libgrun's data, a root of the next cycle. */
-	memset(wq_w, 0, sizeof wq_w);
+	memset(wk.wq_w, 0, sizeof wk.wq_w);
 	/* The mark stack's pages: give back what the cycle committed. */
 	if (mshigh > 4096)
-		gr_sys(SYS_madvise, (long)mstack, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
+		gr_sys(SYS_madvise, (long)wk.stk, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
 	mshigh = 0;
 	atomic_fetch_add(&gc_ns_total, t_sweep - t0);
 	if (why && !strcmp(why, "heap"))
@@ -2181,7 +2473,7 @@ static int collect(const char *why, uintptr_t sp)
 	pace(last.live_bytes, kept);
 	last_end = gr_nanotime_coarse();
 	atomic_store(&want_why, 0);
-	atomic_store(&gr_gc_hard, UINT64_MAX);
+	set_hard(UINT64_MAX);
 	atomic_fetch_add(&cycle_end, 1);
 	gr_futex_wake(&cycle_end, INT32_MAX);
 	if (gr_cfg.gctrace)
@@ -2291,13 +2583,20 @@ void gr_gc_fork_child(void)
 	kr_lock.state = 0;
 	sweep_lock.state = 0;
 	gr_heap_lazy_sweep(NULL);	/* the pending sweep runs at the next cycle */
-	wq_n = 0;
-	mslen = 0;
+	wk.wq_n = 0;
+	wk.len = 0;
+	pool_lock.state = 0;
+	pool_full = pool_free = NULL;
+	pool_fresh = 0;
+	atomic_store(&pool_n, 0);
+	atomic_store(&pool_busy, 0);
+	atomic_store(&assists_on, false);
 	nsweep = 0;
 	gr_heap_gc_mark_tc_end();
 	atomic_store(&marking, false);
-	/* The worker thread did not survive: sysmon starts another. */
+	/* The worker thread and helpers did not survive: sysmon starts others. */
 	atomic_store(&worker_on, false);
+	atomic_store(&nhelpers, 0);
 	atomic_store(&want_why, 0);
 	atomic_store(&wake_word, 0);
 	last_end = 0;
