@@ -16,11 +16,16 @@
  *     objects are traced from an mmap'd mark stack. A short first pause
  *     reads registers, stacks and TLS (queued, traced after it). Free
  *     objects in transfer caches are marked from the start (and batches
- *     entering one meanwhile). Then rounds read what was written meanwhile
- *     (marked objects on written heap pages, written root pages),
- *     re-protecting as they go, until one finds few pages (at most
- *     MAXROUNDS); from the third, allocating threads assist by waiting
- *     (collect());
+ *     entering one meanwhile). From then until the termination the
+ *     worker keeps a few chunks of its gray objects in a shared pool:
+ *     mark helpers (GRUN_DEBUG=gcworkers) and assists (allocating threads
+ *     the pacer finds behind schedule, behind()) trace from it in
+ *     parallel, marking with atomic bit sets. Then rounds read what was
+ *     written meanwhile (marked objects on written heap pages, written
+ *     root pages), re-protecting as they go, until one finds few pages
+ *     (at most MAXROUNDS); from the third, allocating threads assist
+ *     (marking if the pool has work, else waiting) at every refill, then
+ *     at every allocation once rounds are short (collect());
  *  2. termination, the second pause: every lock the cycle needs, then the
  *     world (core/stw.h); registers and live stacks of every thread, G TLS,
  *     kernel-held roots, written heap pages (no re-protect), and the
@@ -51,8 +56,12 @@
  * follows how far past the goal the last cycles ran (note_peak), so that a
  * cycle ends near its goal; quarantine also starts one at a quarter of the
  * live heap held; sysmon forces one every 2 minutes. A worker thread (not
- * a G: it must run while every G is stopped) runs the cycles; a refill
- * from the heap past the goal while a cycle runs waits for it (assist()).
+ * a G: it must run while every G is stopped) runs the cycles. While it
+ * marks, a thread refilling its cache checks the pacer's schedule
+ * (behind(): the share of the runway to the goal allocated since the mark
+ * began against the share of the expected mark work done) and assists by
+ * marking up to ASSIST_BYTES when behind; past the goal it marks or waits
+ * for the cycle's end (assist()).
  *
  * Conservative. No type information: any aligned 8-byte word in a root or
  * in a reached object that points into an allocated heap object marks it,
@@ -1581,10 +1590,10 @@ static struct gr_m worker_m;		/* the worker's identity (worker()) */
 static void start_worker(void);
 static _Atomic uint32_t cycle_end;	/* bumped at each cycle's end (futex) */
 
-/* gr_gc_assist_check found the heap 1.5x over its goal with a cycle
- * running: wait for its end, a millisecond at a time, at most 20 ms. Not
- * the collector's own thread, not in a signal handler's malloc (a G's
- * handler runs on its stack: it would only wait, never deadlock). */
+/* gr_gc_assist_check sent an allocation here (gr_gc_hard): mark if the
+ * pacer is behind; past wait_at, mark or wait for the cycle's end, a
+ * millisecond at a time, at most 20 ms. Not the collector's own thread;
+ * in a signal handler's malloc inside an assist only wait (in_assist). */
 static _Atomic bool marking;		/* a cycle is marking (until its restart) */
 
 static void assist(void)

@@ -66,10 +66,10 @@ static inline void gr_gc_pace(uint64_t inuse)
 		gr_gc_wake_fn(GC_WHY_HEAP);
 }
 
-/* Assists: while a cycle runs and the heap has outgrown its goal by half,
- * an allocating thread (no heap lock held) waits a little for the cycle
- * to end, giving the collector the CPU (a mark assist that yields instead
- * of marking: one marker thread, no per-G mark work). */
+/* Assists: while a cycle marks, an allocating thread (no heap lock held)
+ * past gr_gc_hard marks gray objects from the collector's pool when the
+ * pacer is behind, and past the goal waits for the cycle if there is
+ * nothing to mark (gc.c, assist()). */
 GR_HIDDEN extern _Atomic uint64_t gr_gc_hard;
 GR_HIDDEN extern void (*gr_gc_assist_fn)(void);
 static inline void gr_gc_assist_check(uint64_t live)

@@ -63,8 +63,9 @@
  *
  * Locks, in order (lowest first): shared-cache lock, central[k] (one at a
  * time; fork takes them in class order), heap lock, meta lock. All are
- * leaves toward the rest of the runtime: nothing else is taken under them,
- * and no heap lock is held while allocating from the heap (allocating a
+ * leaves toward the rest of the runtime: nothing else is taken under them
+ * but the sweep callback's leaf locks (gc.c's sweep_lock, the allocation
+ * sites' table), and no heap lock is held while allocating from the heap (allocating a
  * span drops the central lock; madvise runs with no lock held).
  */
 #include "core/heap.h"

@@ -149,8 +149,9 @@ GR_HIDDEN void *gr_heap_alloc_slow(size_t size);
 GR_HIDDEN void gr_heap_free_slow(void *p, struct gr_span *s);
 GR_HIDDEN void gr_heap_cache_overflow(struct gr_mcache *c, unsigned cls);
 
-/* The collector's assist threshold (gc.h): 0 while a cycle's last rounds
- * want every allocation to wait for it, frees of recycled objects too. */
+/* The collector's assist threshold (gc.h): 1 while assists may mark
+ * (every refill asks), 0 while a cycle's last rounds want every
+ * allocation to wait for it. */
 GR_HIDDEN extern _Atomic uint64_t gr_gc_hard;
 
 /* Allocate size bytes (16-byte aligned when size > 8); NULL when out of
