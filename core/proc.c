@@ -218,12 +218,26 @@ static void stopm(struct gr_m *m, int64_t deadline)
 				gr_unlock(&gr_sched.lock);
 				break;
 			}
+			bool listed = false;
 			for (struct gr_m **pp = &gr_sched.midle; *pp; pp = &(*pp)->schedlink) {
 				if (*pp == m) {
 					*pp = m->schedlink;
 					gr_sched.nmidle--;
+					listed = true;
 					break;
 				}
+			}
+			if (!listed) {
+				/* A waker (startm) took us off the list and gave us
+				 * its P (nextp) and its spinning count; its note
+				 * follows its unlock. Wait for it: returning here
+				 * lost that P and that count, and left the note to
+				 * end the next stopm at once with no nextp (seen:
+				 * every M asleep beside a queued G, idle P count
+				 * one short, nmspinning stuck at 1). */
+				gr_unlock(&gr_sched.lock);
+				deadline = INT64_MAX;
+				continue;
 			}
 			struct gr_p *p = pidleget_locked();
 			gr_unlock(&gr_sched.lock);
