@@ -1144,7 +1144,7 @@ static size_t qlen;			/* qlock */
 static size_t qterm;			/* entries older than the last termination */
 static struct gr_lock qlock;
 static _Atomic uint64_t qbytes, qobjects, q_overflow, q_doublefree, dangling_total;
-#define QLIMIT_MIN ((uint64_t)64 << 20)
+#define QLIMIT_MIN ((uint64_t)16 << 20)
 static _Atomic uint64_t qlimit = QLIMIT_MIN;	/* bytes that start a cycle */
 
 /* Per-M batches of quarantined objects: free() appends to its M's own
@@ -1505,7 +1505,7 @@ static void pace(uint64_t live, uint64_t inuse_after)
 			goal = cap > floor ? cap : floor;
 	}
 	/* Quarantine: a cycle when it holds a quarter of the live heap, and
-	 * at least 64 MiB (each cycle costs milliseconds; MarkUs's 25%). What
+	 * at least 16 MiB (each cycle costs milliseconds; MarkUs's 25%). What
 	 * it holds is in use for the heap too: the heap's goal makes room for
 	 * it, or the heap trigger would fire first, at half the quarantine. */
 	uint64_t ql = live / 4;
