@@ -248,11 +248,27 @@ static struct chunk *chunk_new_locked(void)
 	return c;
 }
 
+static void chunk_free_locked(struct chunk *c)
+{
+	c->next = pool_free;
+	pool_free = c;
+}
+
 static void pool_put_locked(struct chunk *c)
 {
 	c->next = pool_full;
 	pool_full = c;
 	atomic_fetch_add_explicit(&pool_n, 1, memory_order_relaxed);
+}
+
+static struct chunk *pool_take_locked(void)
+{
+	struct chunk *c = pool_full;
+	if (c) {
+		pool_full = c->next;
+		atomic_fetch_sub_explicit(&pool_n, 1, memory_order_relaxed);
+	}
+	return c;
 }
 
 static void push(struct marker *m, uintptr_t base, uintptr_t size)
@@ -447,18 +463,15 @@ static void drain(void)
 		    !atomic_load_explicit(&pool_busy, memory_order_acquire))
 			return;
 		gr_lock(&pool_lock);
-		struct chunk *c = pool_full;
+		struct chunk *c = pool_take_locked();
 		if (c) {
-			pool_full = c->next;
-			atomic_fetch_sub_explicit(&pool_n, 1, memory_order_relaxed);
 			if (wk.len + c->n <= wk.cap) {
 				memcpy(wk.stk + wk.len, c->e, c->n * sizeof(uintptr_t));
 				wk.len += c->n;
 			} else {
 				atomic_store(&overflowed, true);
 			}
-			c->next = pool_free;
-			pool_free = c;
+			chunk_free_locked(c);
 		}
 		bool busy = atomic_load(&pool_busy);
 		gr_unlock(&pool_lock);
@@ -481,12 +494,9 @@ static bool assist_mark(uint64_t budget)
 		return false;
 	in_assist = true;
 	gr_lock(&pool_lock);
-	struct chunk *c = atomic_load(&assists_on) ? pool_full : NULL;
-	if (c) {
-		pool_full = c->next;
-		atomic_fetch_sub_explicit(&pool_n, 1, memory_order_relaxed);
+	struct chunk *c = atomic_load(&assists_on) ? pool_take_locked() : NULL;
+	if (c)
 		atomic_fetch_add(&pool_busy, 1);
-	}
 	gr_unlock(&pool_lock);
 	if (!c) {
 		in_assist = false;
@@ -499,8 +509,7 @@ static bool assist_mark(uint64_t budget)
 		m.own->n = m.len;
 		pool_put_locked(m.own);
 	} else {
-		m.own->next = pool_free;
-		pool_free = m.own;
+		chunk_free_locked(m.own);
 	}
 	atomic_fetch_sub(&pool_busy, 1);
 	gr_unlock(&pool_lock);
@@ -1664,6 +1673,14 @@ static __attribute__((noinline)) void scrub_stack(void)
 	__asm__ volatile("" : : "r"(buf) : "memory");
 }
 
+/* The collector's threads take no program signal: only the runtime's
+ * (stops) and the faults a read of a mapping can raise. */
+static void block_program_signals(void)
+{
+	uint64_t mask = ~0ull & ~(1ull << (GR_RTSIG - 1)) & ~(1ull << (SIGSEGV - 1)) & ~(1ull << (SIGBUS - 1));
+	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+}
+
 static void *worker(void *arg)
 {
 	(void)arg;
@@ -1677,8 +1694,7 @@ static void *worker(void *arg)
 	worker_tid = worker_m.tid;
 	worker_tp = (uintptr_t)gr_arch_get_tp();
 	worker_sp_hint = (uintptr_t)__builtin_frame_address(0);
-	uint64_t mask = ~0ull & ~(1ull << (GR_RTSIG - 1)) & ~(1ull << (SIGSEGV - 1)) & ~(1ull << (SIGBUS - 1));
-	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+	block_program_signals();
 	for (;;) {
 		while (!atomic_exchange(&wake_word, 0))
 			gr_futex_wait(&wake_word, 0, NULL);
@@ -1701,8 +1717,7 @@ static void *helper(void *arg)
 {
 	int i = (int)(intptr_t)arg;
 	atomic_store(&helper_tids[i], gr_gettid());
-	uint64_t mask = ~0ull & ~(1ull << (GR_RTSIG - 1)) & ~(1ull << (SIGSEGV - 1)) & ~(1ull << (SIGBUS - 1));
-	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+	block_program_signals();
 	for (;;) {
 		uint32_t w = atomic_load(&helper_word);
 		while (atomic_load(&assists_on))

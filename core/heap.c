@@ -1574,20 +1574,11 @@ void gr_heap_gc_sweep_begin(void)
 {
 	for (unsigned k = 1; k < GR_NCLASSES; k++) {
 		struct gr_central *c = &central[k];
-		struct gr_span *f = c->full;
-		if (!f)
-			continue;
+		/* Empty: the last sweep filed every span (a fork child's
+		 * unfinished one runs before the next cycle marks). */
+		gr_assert(!c->unswept, "heap: unswept spans at a termination");
+		c->unswept = c->full;
 		c->full = NULL;
-		if (!c->unswept) {
-			c->unswept = f;
-			continue;
-		}
-		struct gr_span *t = f;	/* a sweep left unfinished (a fork child's): append */
-		while (t->next)
-			t = t->next;
-		t->next = c->unswept;
-		c->unswept->prev = t;
-		c->unswept = f;
 	}
 }
 
