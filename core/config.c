@@ -124,6 +124,14 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 		cfg->gcworkers = (int)n;
 		return 0;
 	}
+	if (strcmp(key, "gctrace") == 0) {
+		*accepted = "gctrace=0, 1 or 2 (2 adds the termination pause's phases)";
+		uint64_t n;
+		if (parse_uint(val, 2, &n) < 0)
+			return -1;
+		cfg->gctrace = (int)n;
+		return 0;
+	}
 	if (strcmp(key, "blockprofile") == 0) {
 		*accepted = "blockprofile=0 or blockprofile=1";
 		bool b;
@@ -134,7 +142,6 @@ static int parse_debug_kv(struct gr_config *cfg, const char *key, const char *va
 	}
 	static const struct { const char *key; size_t off; } bools[] = {
 		{ "scheddetail", offsetof(struct gr_config, scheddetail) },
-		{ "gctrace", offsetof(struct gr_config, gctrace) },
 		{ "asyncpreempt", offsetof(struct gr_config, asyncpreempt) },
 		{ "retaketrace", offsetof(struct gr_config, retaketrace) },
 		{ "native", offsetof(struct gr_config, native) },

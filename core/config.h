@@ -30,7 +30,7 @@ struct gr_config {
 	/* GRUN_DEBUG keys */
 	int schedtrace_ms;	/* schedtrace=MS: print a SCHED line every MS ms; 0 = off */
 	bool scheddetail;	/* scheddetail=1: per-P/M/G lines with schedtrace */
-	bool gctrace;		/* gctrace=1 */
+	int gctrace;		/* gctrace=1; 2 adds the termination's phases */
 	bool asyncpreempt;	/* asyncpreempt=0 turns asynchronous preemption off */
 	int rtsig;		/* preemptsignal=N: the runtime's signal (default SIGURG) */
 	bool retaketrace;	/* retaketrace=1: print each P retake with the blocked PC */

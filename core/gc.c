@@ -131,7 +131,8 @@
 #define MAXRANGES 65536			/* excluded ranges */
 #define MAXMODSEG 4096			/* writable module segments */
 #define MAXPROT 8192			/* root ranges with dirty tracking */
-#define REG_MIN ((uintptr_t)256 << 10)		/* smaller root ranges are rescanned whole */
+#define REG_MIN ((uintptr_t)32 << 10)		/* smaller root ranges are rescanned whole */
+#define RESIDENT_MIN ((uintptr_t)8 << 20)	/* the termination reads bigger anonymous ranges by mincore */
 #define GOAL_MIN ((uint64_t)32 << 20)		/* the pacer's smallest goal */
 #define LOCK_TRIES 2000			/* x 500 us */
 
@@ -196,6 +197,13 @@ static struct {
 #define STRICT_PAGES 8192	/* a round after one that found fewer: every allocation waits */
 static long rounds[MAXROUNDS];	/* written pages each round found (gctrace) */
 static int nrounds;
+
+/* The termination's phases (gctrace=2): when each ended, ns. */
+enum { TP_STOP, TP_EXCL, TP_THREADS, TP_HEAP, TP_ROOTS, TP_DRAIN, TP_FREE, TP_SWEEP, NTP };
+static const char *const tp_names[NTP] = { "stop", "exclusions", "threads", "heap", "roots", "drain", "free",
+					   "sweep" };
+static int64_t tp[NTP];
+#define TP(k) (tp[k] = gr_cfg.gctrace > 1 ? gr_nanotime() : 0)
 
 /* Result of the last cycle, by size class (class 0: large objects). */
 static struct gr_gc_result last;
@@ -584,36 +592,90 @@ static void scan_copy(uintptr_t lo, uintptr_t hi)
 	}
 }
 
+/* Read [lo, hi) (at most RBUF_BYTES) and scan it; page by page where a
+ * read fails or falls short (a page past a shared file's end, one unmapped
+ * meanwhile). */
+static void read_one(uintptr_t lo, uintptr_t hi)
+{
+	size_t n = hi - lo;
+	long r = vmread(lo, n);
+	if (r == (long)n) {
+		scan_buf(W->rbuf, n);
+		st.root_bytes += n;
+		return;
+	}
+	while (lo < hi) {
+		uintptr_t pe = (lo | 4095) + 1;
+		if (pe > hi)
+			pe = hi;
+		r = vmread(lo, pe - lo);
+		if (r > 0) {
+			scan_buf(W->rbuf, (size_t)r & ~(size_t)7);
+			st.root_bytes += (uint64_t)r;
+		}
+		if (r < (long)(pe - lo))
+			st.unread_bytes += pe - lo - (r > 0 ? (uint64_t)r : 0);
+		lo = pe;
+	}
+}
+
+/* Reads of many small root ranges (a process's mappings are mostly a few
+ * pages each) are batched between rq_begin and rq_end: one
+ * process_vm_readv reads up to RQ_MAX ranges into the bounce buffer, a
+ * system call instead of one each. The reads land after the call that
+ * queued them, before rq_end returns: in a pause, before the restart. */
+#define RQ_MAX 512
+static struct iovec rq[RQ_MAX];
+static size_t rq_n, rq_bytes;
+static bool rq_on;
+
+static void rq_flush(void)
+{
+	if (!rq_n)
+		return;
+	struct iovec li = { W->rbuf, rq_bytes };
+	long r = gr_sys6(SYS_process_vm_readv, selfpid, (long)&li, 1, (long)rq, (long)rq_n, 0);
+	size_t off = 0, i = 0;
+	for (; i < rq_n && r >= (long)(off + rq[i].iov_len); i++) {
+		scan_buf(W->rbuf + off, rq[i].iov_len);
+		st.root_bytes += rq[i].iov_len;
+		off += rq[i].iov_len;
+	}
+	/* The kernel stops at the first range it cannot read: that one and
+	 * the rest one by one (the buffer's scanned part is free again). */
+	for (; i < rq_n; i++)
+		read_one((uintptr_t)rq[i].iov_base, (uintptr_t)rq[i].iov_base + rq[i].iov_len);
+	rq_n = rq_bytes = 0;
+	drain();
+}
+
+static void rq_begin(void)
+{
+	rq_on = true;
+}
+
+static void rq_end(void)
+{
+	rq_flush();
+	rq_on = false;
+}
+
 static void scan_copy_all(uintptr_t lo, uintptr_t hi)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	hi &= ~(uintptr_t)7;
 	while (lo < hi) {
 		size_t n = hi - lo < RBUF_BYTES ? hi - lo : RBUF_BYTES;
-		long r = vmread(lo, n);
-		if (r == (long)n) {
-			scan_buf(W->rbuf, n);
-			st.root_bytes += n;
-			lo += n;
+		if (rq_on) {
+			if (rq_n == RQ_MAX || rq_bytes + n > RBUF_BYTES)
+				rq_flush();
+			rq[rq_n++] = (struct iovec){ (void *)lo, n };
+			rq_bytes += n;
+		} else {
+			read_one(lo, lo + n);
 			drain();
-			continue;
 		}
-		/* Partial or failed: go page by page through this chunk. */
-		uintptr_t end = lo + n;
-		while (lo < end) {
-			uintptr_t pe = (lo | 4095) + 1;
-			if (pe > end)
-				pe = end;
-			r = vmread(lo, pe - lo);
-			if (r > 0) {
-				scan_buf(W->rbuf, (size_t)r & ~(size_t)7);
-				st.root_bytes += (uint64_t)r;
-			}
-			if (r < (long)(pe - lo))
-				st.unread_bytes += pe - lo - (r > 0 ? (uint64_t)r : 0);
-			lo = pe;
-		}
-		drain();
+		lo += n;
 	}
 }
 
@@ -678,6 +740,36 @@ static int worker_tid;			/* the collector's thread, once started */
 static uintptr_t worker_sp_hint;	/* an address in its stack */
 static uintptr_t worker_tp;		/* its thread pointer */
 
+/* Ms whose cache the termination may take whole (gr_heap_gc_take_free),
+ * being sure they are not in the middle of a cache operation: stopped by
+ * the signal while their G ran code outside libgrun (the heap never calls
+ * out of libgrun half way through one, and a G does not leave its M
+ * there) or waited in assist() (after its allocation), or their G is in a
+ * system call (entered from a shim, never from the heap). Ms asleep are
+ * the heap's business (gr_heap_cache_idle). */
+static uint64_t quiet_m[GR_MAXMCACHE / 64];
+
+static _Atomic uint8_t m_gcwait[GR_MAXMCACHE];	/* M id: its G waits in assist() */
+
+static void note_quiet(const struct gr_stw_thread *t)
+{
+	struct gr_m *m = t->g ? t->g->m : NULL;
+	if (!m || m->curg != t->g || m->id < 0 || m->id >= GR_MAXMCACHE)
+		return;
+	bool quiet = t->kind == STW_SYSCALL;
+	if (t->kind == STW_SIGNALED && m->tid == t->tid)
+		quiet = atomic_load_explicit(&m_gcwait[m->id], memory_order_relaxed) ||
+			(t->nregs > REG_RIP && !gr_sig_pc_in_libgrun(t->regs[REG_RIP]));
+	if (quiet)
+		quiet_m[m->id >> 6] |= 1ull << (m->id & 63);
+}
+
+static bool is_quiet(uint32_t mid, void *arg)
+{
+	(void)arg;
+	return quiet_m[mid >> 6] & (1ull << (mid & 63));
+}
+
 static void visit_thread(const struct gr_stw_thread *t, void *arg)
 {
 	(void)arg;
@@ -688,6 +780,7 @@ static void visit_thread(const struct gr_stw_thread *t, void *arg)
 		return;
 	for (int i = 0; i < t->nregs; i++)
 		markword(t->regs[i]);
+	note_quiet(t);
 	if (t->fpstate)
 		scan_buf(t->fpstate, t->fpsize);
 	if (t->kind == STW_UNSTOPPED) {
@@ -762,8 +855,9 @@ static int sort_ranges(struct range *r, int n)
 static void protect_root(uintptr_t lo, uintptr_t hi);
 
 /* Scan [lo, hi) minus the excluded ranges (sorted); during a concurrent
- * mark, big pieces are write-protected just before they are read. */
-static void scan_minus_excluded(uintptr_t lo, uintptr_t hi)
+ * mark, big pieces are write-protected just before they are read. Without
+ * read, only protected. */
+static void each_unexcluded(uintptr_t lo, uintptr_t hi, bool read)
 {
 	/* Binary search the first range ending after lo. */
 	int a = 0, b = nexcl;
@@ -781,15 +875,22 @@ static void scan_minus_excluded(uintptr_t lo, uintptr_t hi)
 			break;
 		if (W->excl[i].lo > lo) {
 			protect_root(lo, W->excl[i].lo);
-			scan_copy(lo, W->excl[i].lo);
+			if (read)
+				scan_copy(lo, W->excl[i].lo);
 		}
 		if (W->excl[i].hi > lo)
 			lo = W->excl[i].hi;
 	}
 	if (lo < hi) {
 		protect_root(lo, hi);
-		scan_copy(lo, hi);
+		if (read)
+			scan_copy(lo, hi);
 	}
+}
+
+static void scan_minus_excluded(uintptr_t lo, uintptr_t hi)
+{
+	each_unexcluded(lo, hi, true);
 }
 
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -937,8 +1038,14 @@ static void scan_mapping(const struct mapping *m)
 {
 	if (!m->rw || m->skip || m->special)
 		return;
-	if (m->rss_kb + m->swap_kb == 0)
-		return;	/* nothing populated: nothing to read */
+	if (m->rss_kb + m->swap_kb == 0) {
+		/* Nothing populated: nothing to read. The termination reads
+		 * what is there by then; anonymous memory up to the size it
+		 * would read whole, by its written pages. */
+		if (m->anon && m->hi - m->lo <= RESIDENT_MIN)
+			each_unexcluded(m->lo, m->hi, false);
+		return;
+	}
 	/* Private anonymous memory with nothing swapped out: a page that is
 	 * not resident was never written, so it holds no pointer. Big
 	 * NORESERVE reservations cost only their resident pages then. */
@@ -1623,6 +1730,12 @@ static void assist(void)
 	 * there is none (the worker is reading roots or written pages). */
 	uint32_t seen = atomic_load(&cycle_end);
 	int64_t until = gr_nanotime() + 20 * 1000000;
+	/* Its M's cache is between operations here: a termination may take
+	 * its lists (note_quiet). */
+	struct gr_m *m = gr_curg ? gr_curg->m : gr_curm;
+	int id = m && m->id >= 0 && m->id < GR_MAXMCACHE ? m->id : -1;
+	if (id >= 0)
+		atomic_store_explicit(&m_gcwait[id], 1, memory_order_relaxed);
 	while (atomic_load(&cycle_end) == seen && gr_heap_inuse_bytes() >= atomic_load(&wait_at) &&
 	       gr_nanotime() < until) {
 		if (assist_mark(ASSIST_BYTES))
@@ -1630,6 +1743,8 @@ static void assist(void)
 		struct timespec ts = { 0, 1000000 };
 		gr_futex_wait(&cycle_end, seen, &ts);
 	}
+	if (id >= 0)
+		atomic_store_explicit(&m_gcwait[id], 0, memory_order_relaxed);
 }
 
 /* The world runs again after a termination: assists end (the sweep is
@@ -1864,6 +1979,19 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 		  dirty, rb, ab, d, (unsigned long long)last.leaked_objects, (unsigned long long)last.leaked_bytes,
 		  extra[0] ? " " : "", extra, extra[0] ? ";" : "", (unsigned long long)(st.root_bytes >> 20),
 		  (unsigned long long)(st.unread_bytes >> 10), st.unsure ? "; unsure" : "");
+	if (gr_cfg.gctrace < 2)
+		return;
+	/* gctrace=2: the termination pause by phase, in microseconds; a
+	 * phase that did not run (the heap's, stopped-the-world) shows 0. */
+	char tb[256], *p = tb;
+	int64_t prev = t_stop;
+	for (int k = 0; k < NTP; k++) {
+		int64_t d = tp[k] >= prev ? tp[k] - prev : 0;
+		if (tp[k] >= prev)
+			prev = tp[k];
+		p += gr_fmt(p, (size_t)(tb + sizeof tb - p), " %s %lld", tp_names[k], (long long)(d / 1000));
+	}
+	gr_printf("gc %llu termination us:%s\n", (unsigned long long)cycle, tb);
 }
 
 /* --- dirty tracking: the concurrent mark ------------------------------------ */
@@ -1949,8 +2077,9 @@ static void protect_root(uintptr_t lo, uintptr_t hi)
 	if (!conc_phase || hi <= lo || hi - lo < REG_MIN || nprot >= MAXPROT)
 		return;
 	if (gr_dirty_protect(lo, hi - lo) < 0 &&
-	    (gr_dirty_register(lo, hi - lo) < 0 || gr_dirty_protect(lo, hi - lo) < 0))
+	    (gr_dirty_register(lo, hi - lo) < 0 || gr_dirty_protect(lo, hi - lo) < 0)) {
 		return;
+	}
 	W->prot[nprot].lo = lo;
 	W->prot[nprot].hi = hi;
 	nprot++;
@@ -1997,10 +2126,12 @@ static void scan_root_run(uintptr_t lo, uintptr_t hi, void *arg)
 }
 
 /* Rescan what was written since the last protect: heap objects already
- * marked, and the pages of protected roots. reprotect: a round before the
- * termination (it shrinks what the termination must read). Returns the
- * pages found written. */
-static long dirty_round(const uint32_t *arenas, uint32_t na, bool reprotect)
+ * marked, and with roots the pages of protected roots. reprotect: a round
+ * before the termination (it shrinks what the termination must read); the
+ * termination reads the protected roots in its walk of the mappings
+ * (term_scan_maps), the ones still there. Returns the pages found
+ * written. */
+static long dirty_round(const uint32_t *arenas, uint32_t na, bool reprotect, bool roots)
 {
 	long total = 0;
 	for (uint32_t i = 0; i < na; i++) {
@@ -2012,7 +2143,7 @@ static long dirty_round(const uint32_t *arenas, uint32_t na, bool reprotect)
 		}
 		total += r;
 	}
-	for (int i = 0; i < nprot; i++) {
+	for (int i = 0; roots && i < nprot; i++) {
 		long r = gr_dirty_scan(W->prot[i].lo, W->prot[i].hi - W->prot[i].lo, reprotect, scan_root_run, NULL);
 		if (r < 0) {
 			scan_copy(W->prot[i].lo, W->prot[i].hi);
@@ -2047,6 +2178,7 @@ static void term_scan_range(uintptr_t lo, uintptr_t hi)
 static void term_scan_maps(void)
 {
 	read_proc_maps("/proc/self/maps");
+	rq_begin();
 	for (const char *p = W->maps; *p; p = next_line(p)) {
 		const char *q = p;
 		uintptr_t lo = hex(&q);
@@ -2069,10 +2201,11 @@ static void term_scan_maps(void)
 		if (skip_path(path, plen))
 			continue;
 		/* A big private anonymous mapping: what mincore says is there. */
-		resident_only = priv && is_anon_path(path, plen) && hi - lo > ((uintptr_t)8 << 20);
+		resident_only = priv && is_anon_path(path, plen) && hi - lo > RESIDENT_MIN;
 		term_scan_range(lo, hi);
 		resident_only = false;
 	}
+	rq_end();
 }
 
 /* The concurrent mark's first pause (Go's sweep termination, in place):
@@ -2260,6 +2393,7 @@ static int collect(const char *why, uintptr_t sp)
 	struct gr_heap_stats hs;
 	gr_heap_read_stats(&hs);
 	memset(&st, 0, sizeof st);
+	memset(tp, 0, sizeof tp);
 	atomic_store(&overflowed, false);
 	wk.bytes = wk.objects = 0;
 	atomic_store(&wk_progress, 0);
@@ -2334,7 +2468,7 @@ static int collect(const char *why, uintptr_t sp)
 					set_hard(prev < STRICT_PAGES || stalled ? 0 : 1);
 				/* Arenas mapped meanwhile too (protected at birth). */
 				na = gr_heap_gc_arenas(&arenas, &lost);
-				long d = dirty_round(arenas, na, true);
+				long d = dirty_round(arenas, na, true, true);
 				rounds[nrounds++] = d;
 				if (d < ROUND_DONE)
 					break;
@@ -2383,6 +2517,7 @@ static int collect(const char *why, uintptr_t sp)
 		extra_unlock();
 		sleep_us(500);
 	}
+	TP(TP_STOP);
 
 	/* Concurrent: module segments are read in the maps walk, by their
 	 * written pages where they were protected. */
@@ -2395,11 +2530,14 @@ static int collect(const char *why, uintptr_t sp)
 		read_maps();
 	}
 	exclude_g0_stacks();	/* W->maps: this stop's smaps, or the concurrent phase's */
+	memset(quiet_m, 0, sizeof quiet_m);
+	TP(TP_EXCL);
 	scan_self(sp, W->maps);		/* may add the caller's stack mapping */
 	gr_stw_foreach(visit_thread, NULL);
 	scan_g_tls();
 	scan_initial_tls();
 	scan_kroots();
+	TP(TP_THREADS);
 	if (!conc) {
 		for (int i = 0; i < nmods; i++)
 			scan_copy(W->mods[i].lo, W->mods[i].hi);
@@ -2408,21 +2546,28 @@ static int collect(const char *why, uintptr_t sp)
 	} else {
 		nexcl = sort_ranges(W->excl, nexcl);
 		nprot = sort_ranges(W->prot, nprot);	/* term_scan_range walks them in order */
-		dirty_pages = dirty_round(arenas, na, false);
+		dirty_pages = dirty_round(arenas, na, false, false);
+		TP(TP_HEAP);
 		term_scan_maps();
 	}
+	TP(TP_ROOTS);
 	drain();
 	rescan_marked();
+	TP(TP_DRAIN);
 	st.assist_bytes = atomic_load(&assist_bytes);
 	st.live_bytes = wk.bytes + st.assist_bytes;
 	st.live_objects = wk.objects + atomic_load(&assist_objects);
 	if (conc) {
 		/* Freed meanwhile: not leaks (the transfer caches' objects
-		 * are marked already, gr_heap_gc_mark_tc_begin). */
-		gr_heap_gc_foreach_free(mark_free, NULL, false);
+		 * are marked already, gr_heap_gc_mark_tc_begin). The lists
+		 * of quiet caches are taken instead of walked: a walk is a
+		 * cache miss an object, in the pause; they go back to
+		 * mcentral after it, before anything sweeps. */
+		gr_heap_gc_take_free(is_quiet, NULL, mark_free, NULL);
 		qlocal_take();
 		gr_heap_gc_mark_tc_end();
 	}
+	TP(TP_FREE);
 
 	/* Mark done: the sweep starts. Spans existing now are unswept;
 	 * the quarantine's entries so far are judged by this mark. */
@@ -2431,16 +2576,21 @@ static int collect(const char *why, uintptr_t sp)
 	sweep_pending = true;
 	qterm = qlen;
 	sweep_collect = mode == GR_GC_COLLECT && !st.unsafe;
-	if (sweep_collect)
-		gr_heap_lazy_sweep(on_dead);
 	uint64_t inuse_stop = gr_heap_inuse_bytes();
 
 	extra_unlock();
 	gr_heap_gc_unlock_all();
 	int64_t t_end = gr_nanotime();	/* as the first pause's */
+	tp[TP_SWEEP] = t_end;
 	gr_stw_start();
 	marking_done();
 	note_pause(t_end - t_stop);
+	/* The caches' taken lists, before the sweep (lazy or not) can see
+	 * their objects as allocated and unmarked. Meanwhile allocation
+	 * from unswept spans is black (heap.c). */
+	gr_heap_gc_return_taken();
+	if (sweep_collect)
+		gr_heap_lazy_sweep(on_dead);
 	if (conc)
 		unprotect_all(arenas, na);
 

@@ -1268,10 +1268,24 @@ bool gr_heap_trim(void)
 	return release(UINT64_MAX, INT64_MAX) > 0;
 }
 
+static struct gr_lock taken_lock;	/* GC support block; before every other heap lock */
+
+/* Cache lists taken by a termination (gr_heap_gc_take_free), until
+ * gr_heap_gc_return_taken gives them to mcentral: at most every class of
+ * every cache, in a reservation mapped on first use (never a root). */
+struct taken {
+	void *head;
+	uint32_t n, cls;
+};
+#define TAKEN_CAP ((size_t)(GR_MAXMCACHE + 1) * GR_NCLASSES)
+static struct taken *taken;
+static size_t ntaken;		/* taken_lock, or the world stopped */
+
 void gr_heap_fork_prepare(void)
 {
 	if (gr_heap_mode != 1)
 		return;
+	gr_lock(&taken_lock);
 	gr_lock(&shared_lock);
 	for (unsigned k = 1; k < GR_NCLASSES; k++)
 		gr_lock(&central[k].lock);
@@ -1288,6 +1302,7 @@ void gr_heap_fork_parent(void)
 	for (unsigned k = GR_NCLASSES - 1; k >= 1; k--)
 		gr_unlock(&central[k].lock);
 	gr_unlock(&shared_lock);
+	gr_unlock(&taken_lock);
 }
 
 static void gc_fork_child(void);	/* GC support block */
@@ -1475,6 +1490,8 @@ out_unlock:
 static void gc_fork_child(void)
 {
 	gc_meta_lock.state = 0;
+	taken_lock.state = 0;
+	gr_heap_gc_return_taken();	/* taken by a termination the parent had not finished */
 }
 
 bool gr_heap_sweep_span(struct gr_span *s, bool collect, void (*fn)(uintptr_t obj, size_t size, unsigned cls,
@@ -1635,6 +1652,8 @@ void gr_heap_gc_foreach_meta(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), 
 	fn((uintptr_t)&main_cache, (uintptr_t)(&main_cache + 1), arg);
 	fn((uintptr_t)&shared_cache, (uintptr_t)(&shared_cache + 1), arg);
 	fn((uintptr_t)central, (uintptr_t)(central + GR_NCLASSES), arg);
+	if (taken)
+		fn((uintptr_t)taken, (uintptr_t)(taken + TAKEN_CAP), arg);
 	*lost = gc_meta_lost;
 }
 
@@ -1716,6 +1735,89 @@ static void gc_walk_cache(struct gr_mcache *c, void (*fn)(void *obj, void *arg),
 			steps[i++]++;
 		}
 	}
+}
+
+void gr_heap_cache_idle(int mid)
+{
+	struct gr_mcache *c = mid >= 0 && mid < GR_MAXMCACHE ? gr_mcaches[mid] : NULL;
+	if (c)
+		atomic_store_explicit(&c->owner, GR_CACHE_IDLE, memory_order_release);
+}
+
+void gr_heap_cache_busy(int mid)
+{
+	struct gr_mcache *c = mid >= 0 && mid < GR_MAXMCACHE ? gr_mcaches[mid] : NULL;
+	if (!c)
+		return;
+	for (;;) {
+		uint32_t s = atomic_load_explicit(&c->owner, memory_order_acquire);
+		if (s == GR_CACHE_ACTIVE)
+			return;
+		if (s == GR_CACHE_IDLE &&
+		    atomic_compare_exchange_weak_explicit(&c->owner, &s, GR_CACHE_ACTIVE, memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+		if (s == GR_CACHE_TAKEN)
+			gr_sys(SYS_sched_yield, 0, 0, 0);	/* a few list heads to move: microseconds */
+	}
+}
+
+static void take_cache(struct gr_mcache *c)
+{
+	for (unsigned k = 1; k < GR_NCLASSES; k++) {
+		struct gr_cachelist *l = &c->l[k];
+		if (l->head) {
+			taken[ntaken++] = (struct taken){ l->head, l->n, k };
+			l->head = NULL;
+			l->n = 0;
+		}
+	}
+}
+
+void gr_heap_gc_take_free(bool (*quiet)(uint32_t mid, void *arg), void *qarg, void (*fn)(void *obj, void *arg),
+			  void *arg)
+{
+	if (gr_heap_mode != 1)
+		return;
+	if (!taken) {
+		void *p = gr_mmap(NULL, TAKEN_CAP * sizeof *taken, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED)
+			taken = p;
+	}
+	for (uint32_t i = 0; i < GR_MAXMCACHE; i++) {
+		struct gr_mcache *c = __atomic_load_n(&gr_mcaches[i], __ATOMIC_ACQUIRE);
+		if (!c)
+			continue;
+		uint32_t idle = GR_CACHE_IDLE;
+		if (taken && atomic_compare_exchange_strong_explicit(&c->owner, &idle, GR_CACHE_TAKEN,
+								     memory_order_acquire, memory_order_relaxed)) {
+			take_cache(c);
+			atomic_store_explicit(&c->owner, GR_CACHE_IDLE, memory_order_release);
+		} else if (taken && quiet(i, qarg)) {
+			take_cache(c);
+		} else {
+			gc_walk_cache(c, fn, arg);
+		}
+	}
+	gc_walk_cache(&main_cache, fn, arg);
+	if (taken)
+		take_cache(&shared_cache);	/* shared_lock is held */
+	else
+		gc_walk_cache(&shared_cache, fn, arg);
+}
+
+void gr_heap_gc_return_taken(void)
+{
+	if (gr_heap_mode != 1)
+		return;
+	gr_lock(&taken_lock);
+	for (size_t i = 0; i < ntaken; i++)
+		central_release(taken[i].cls, taken[i].head, taken[i].n, false);
+	if (ntaken > 4096)
+		gr_sys(SYS_madvise, (long)taken, (long)(ntaken * sizeof *taken), MADV_DONTNEED);
+	ntaken = 0;
+	gr_unlock(&taken_lock);
 }
 
 void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg, bool tc)

@@ -105,7 +105,15 @@ struct gr_cachelist {
 
 struct gr_mcache {
 	struct gr_cachelist l[GR_NCLASSES];
+	_Atomic uint32_t owner;		/* GR_CACHE_*: its M's, for a termination */
 };
+enum { GR_CACHE_ACTIVE, GR_CACHE_IDLE, GR_CACHE_TAKEN };
+
+/* An M going to sleep (idle) and waking (busy): while it sleeps a mark
+ * termination may take its cache's lists (gr_heap_gc_take_free); busy
+ * waits for such a take to end. */
+GR_HIDDEN void gr_heap_cache_idle(int mid);
+GR_HIDDEN void gr_heap_cache_busy(int mid);
 
 /* gr_mcaches[m->id]: the cache of M id; written once by that M. */
 GR_HIDDEN extern struct gr_mcache *gr_mcaches[GR_MAXMCACHE];
@@ -315,6 +323,15 @@ GR_HIDDEN void gr_heap_gc_foreach_span(void (*fn)(struct gr_span *s, void *arg),
 /* Every free object whose allocbit is set: on cache lists, and in the
  * transfer caches too when tc. */
 GR_HIDDEN void gr_heap_gc_foreach_free(void (*fn)(void *obj, void *arg), void *arg, bool tc);
+/* The termination's share of a concurrent mark's free objects: the lists
+ * of each cache whose owner is quiet (quiet(M id): stopped outside any
+ * cache operation) or asleep (gr_heap_cache_idle) are taken whole, and given back to mcentral by
+ * gr_heap_gc_return_taken once the world runs again (before any sweep);
+ * fn is called on each free object of the other caches, as by
+ * gr_heap_gc_foreach_free without tc. Every heap lock held. */
+GR_HIDDEN void gr_heap_gc_take_free(bool (*quiet)(uint32_t mid, void *arg), void *qarg,
+				    void (*fn)(void *obj, void *arg), void *arg);
+GR_HIDDEN void gr_heap_gc_return_taken(void);
 /* A concurrent mark's free objects in transfer caches. Begin: set the mark
  * bit of every object in them now, and of every batch that enters one
  * from now on (atomically: the collector marks the same words), so that

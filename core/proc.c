@@ -22,6 +22,7 @@
 #include "core/sig.h"
 #include "core/stw.h"
 #include "core/config.h"
+#include "core/heap.h"
 #include "core/netpoll.h"
 #include "core/realc.h"
 #include "core/sema.h"
@@ -193,7 +194,18 @@ void gr_m_block_signals(struct gr_m *m)
 
 /* Sleep until woken with a P in m->nextp or until deadline (ns, INT64_MAX =
  * none). Returns with m->p set, or NULL p after a timeout with no P. */
+static void stopm_wait(struct gr_m *m, int64_t deadline);
+
+/* Park m until a waker hands it a P (or, with a deadline, it times out).
+ * Asleep, its heap cache may be taken by a collector's pause. */
 static void stopm(struct gr_m *m, int64_t deadline)
+{
+	gr_heap_cache_idle(m->id);
+	stopm_wait(m, deadline);
+	gr_heap_cache_busy(m->id);
+}
+
+static void stopm_wait(struct gr_m *m, int64_t deadline)
 {
 	/* An idle M blocks every program signal: process-directed signals go
 	 * to a running G that takes them or to sysmon, the catcher (sig.h). */

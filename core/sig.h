@@ -65,6 +65,9 @@ GR_HIDDEN extern _Atomic uint32_t gr_sig_maskgen;
  * blocks it: the kernel must never meet one with the default action
  * (shims/signal.c, set_default). */
 GR_HIDDEN extern _Atomic uint64_t gr_sig_poked;
+/* Is pc in libgrun's code? (True until the scheduler has started and the
+ * range is known.) */
+GR_HIDDEN bool gr_sig_pc_in_libgrun(uintptr_t pc);
 
 /* Send sig to kernel thread tid tagged as the runtime's (rt_tgsigqueueinfo
  * with GR_SIG_MAGIC). Returns 0 or -errno. */

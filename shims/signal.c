@@ -478,6 +478,11 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+bool gr_sig_pc_in_libgrun(uintptr_t pc)
+{
+	return !self_hi || (pc >= self_lo && pc < self_hi);	/* not known yet: say yes */
+}
+
 /* The collector's worker may run before the scheduler starts (a program
  * that has made no thread yet): the initial thread must then answer a
  * stop-the-world request as a foreign thread does, so the runtime signal's
