@@ -27,6 +27,7 @@ struct rec {
 };
 
 _Atomic int gr_stw_active;
+struct gr_stw_times gr_stw_last;
 static _Atomic uint32_t epoch;
 static _Atomic uint32_t acks;
 static int nreq;
@@ -105,6 +106,13 @@ void gr_stw_syscall_exit(struct gr_g *g)
 	}
 }
 
+static _Atomic int exempt_tid;
+
+void gr_stw_exempt(int tid)
+{
+	atomic_store(&exempt_tid, tid);
+}
+
 static bool is_m(int tid)
 {
 	for (struct gr_m *m = gr_allm; m; m = m->allnext)
@@ -123,6 +131,7 @@ int gr_stw_stop(int *unstopped)
 {
 	if (!gr_trylock(&stw_lock))
 		return -EBUSY;
+	int64_t t0 = gr_nanotime();
 	stopper = gr_curg;
 	int self = gr_gettid();
 	nreq = 0;
@@ -151,7 +160,7 @@ int gr_stw_stop(int *unstopped)
 				int tid = 0;
 				for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
 					tid = tid * 10 + (*c - '0');
-				if (tid > 0 && tid != self && !is_m(tid) &&
+				if (tid > 0 && tid != self && tid != atomic_load(&exempt_tid) && !is_m(tid) &&
 				    !(gr_sched.sysmon && gr_sched.sysmon->tid == tid))
 					request(tid);
 			}
@@ -159,10 +168,12 @@ int gr_stw_stop(int *unstopped)
 		gr_sys(SYS_close, fd, 0, 0);
 	}
 	gr_unlock(&gr_allm_lock);
+	int64_t t1 = gr_nanotime();
 	for (int i = 0; i < nreq; i++)
 		if (gr_sig_send_tagged(atomic_load(&recs[i].tid), GR_RTSIG) < 0)
 			atomic_store(&recs[i].tid, 0);	/* gone */
-	int64_t deadline = gr_nanotime() + STOP_TIMEOUT_NS;
+	int64_t t2 = gr_nanotime();
+	int64_t deadline = t2 + STOP_TIMEOUT_NS;
 	for (;;) {
 		int want = 0;
 		for (int i = 0; i < nreq; i++)
@@ -179,6 +190,7 @@ int gr_stw_stop(int *unstopped)
 	int bad = 0;
 	for (int i = 0; i < nreq; i++)
 		bad += atomic_load(&recs[i].tid) > 0;
+	gr_stw_last = (struct gr_stw_times){ t1 - t0, t2 - t1, gr_nanotime() - t2, nreq };
 	if (unstopped)
 		*unstopped = bad + unlisted;
 	return 0;

@@ -52,6 +52,14 @@ struct gr_stw_thread {
 	uintptr_t stack_lo, stack_hi;	/* to scan: [lo, hi) */
 };
 
+/* The last stop's steps (stopper's diagnostics): listing the threads,
+ * signalling them, waiting for their answers; and how many were asked. */
+struct gr_stw_times {
+	int64_t list_ns, signal_ns, wait_ns;
+	int asked;
+};
+GR_HIDDEN extern struct gr_stw_times gr_stw_last;
+
 /* Stop the world; 0, or -EBUSY if another stop is in progress. Returns
  * the number of threads that could not be stopped in *unstopped (one more
  * when /proc/self/task could not be read: foreign threads unknown). */
@@ -61,6 +69,10 @@ GR_HIDDEN void gr_stw_start(void);
  * a collector leaves them out of its root scan (they are stale once the
  * world runs again; gr_stw_foreach gives the current ones). */
 GR_HIDDEN void gr_stw_records(uintptr_t *lo, uintptr_t *hi);
+/* A runtime thread that keeps running while the world is stopped (the
+ * collector's pause helper): never sent a stop. It must hold no program
+ * pointer the stopper needs to see. tid 0 clears (fork child). */
+GR_HIDDEN void gr_stw_exempt(int tid);
 /* Call fn for every thread recorded by the last stop (world stopped). */
 GR_HIDDEN void gr_stw_foreach(void (*fn)(const struct gr_stw_thread *, void *), void *arg);
 
