@@ -216,14 +216,20 @@ static uint64_t last_cls_objects[GR_NCLASSES], last_cls_bytes[GR_NCLASSES];
 
 /* A marker: one thread's share of the mark. The worker's (wk) has the big
  * mark stack; an assist's is a chunk on its own stack frame. Candidate
- * pointers wait in a small FIFO with their span prefetched: a span's
- * header and its bits are two cache misses on a large heap, and the FIFO
- * overlaps them across the words of an object. */
+ * pointers go through two small FIFOs, each stage prefetching what the
+ * next reads: first the page map's entry for the word (a 1 MiB table per
+ * GiB of heap: a miss of its own on a large heap), then the span's header
+ * and bits. Misses of many words overlap instead of following each
+ * other. */
+#define PQ 16
 #define WQ 32
 struct marker {
 	uintptr_t *stk;			/* (base, size) pairs */
 	size_t len, cap;		/* words */
 	struct chunk *own;		/* an assist's: the chunk stk lives in */
+	unsigned pq_head, pq_n;
+	uintptr_t pq_w[PQ];
+	struct gr_span *const *pq_p[PQ];
 	unsigned wq_head, wq_n;
 	uintptr_t wq_w[WQ];
 	struct gr_span *wq_s[WQ];
@@ -335,11 +341,8 @@ static void markspan(struct marker *m, uintptr_t w, struct gr_span *s)
 	}
 }
 
-static inline void markword_m(struct marker *m, uintptr_t w)
+static inline void markword_s(struct marker *m, uintptr_t w, struct gr_span *s)
 {
-	if (w - 1 - heap_lo1 >= heap_size)
-		return;
-	struct gr_span *s = gr_heap_spanof((void *)w);
 	if (!s)
 		return;
 	/* What markspan reads: one line up to 128 objects a span, two up
@@ -357,8 +360,32 @@ static inline void markword_m(struct marker *m, uintptr_t w)
 	m->wq_n++;
 }
 
+static inline void markword_m(struct marker *m, uintptr_t w)
+{
+	if (w - 1 - heap_lo1 >= heap_size)
+		return;
+	struct gr_span *const *p = gr_heap_spanslot((void *)w);
+	if (!p)
+		return;
+	__builtin_prefetch(p);
+	if (m->pq_n == PQ) {
+		markword_s(m, m->pq_w[m->pq_head], *m->pq_p[m->pq_head]);
+		m->pq_head = (m->pq_head + 1) % PQ;
+		m->pq_n--;
+	}
+	unsigned t = (m->pq_head + m->pq_n) % PQ;
+	m->pq_w[t] = w;
+	m->pq_p[t] = p;
+	m->pq_n++;
+}
+
 static void wq_flush(struct marker *m)
 {
+	while (m->pq_n) {
+		markword_s(m, m->pq_w[m->pq_head], *m->pq_p[m->pq_head]);
+		m->pq_head = (m->pq_head + 1) % PQ;
+		m->pq_n--;
+	}
 	while (m->wq_n) {
 		markspan(m, m->wq_w[m->wq_head], m->wq_s[m->wq_head]);
 		m->wq_head = (m->wq_head + 1) % WQ;
@@ -416,7 +443,7 @@ static void donate(struct marker *m)
  * prefetch-on-gray): on a pointer-dense heap the mark is bound by cache
  * misses on the objects themselves. Candidates still in m's FIFO when the
  * budget runs out are pushed (wq_flush), not lost. */
-#define PFRING 16
+#define PFRING 32
 
 static uint64_t drain_m(struct marker *m, uint64_t budget)
 {
@@ -2801,6 +2828,7 @@ static int collect(const char *why, uintptr_t sp)
 
 	/* The candidate FIFO is in libgrun's data, a root of the next cycle. */
 	memset(wk.wq_w, 0, sizeof wk.wq_w);
+	memset(wk.pq_w, 0, sizeof wk.pq_w);
 	/* The mark stack's pages: give back what the cycle committed. */
 	if (mshigh > 4096)
 		gr_sys(SYS_madvise, (long)wk.stk, (long)(mshigh * sizeof(uintptr_t)), MADV_DONTNEED);
@@ -2922,6 +2950,7 @@ void gr_gc_fork_child(void)
 	sweep_lock.state = 0;
 	gr_heap_lazy_sweep(NULL);	/* the pending sweep runs at the next cycle */
 	wk.wq_n = 0;
+	wk.pq_n = 0;
 	wk.len = 0;
 	pool_lock.state = 0;
 	pool_full = pool_free = NULL;

@@ -125,6 +125,20 @@ GR_HIDDEN extern __thread struct gr_mcache *gr_tcache;
 /* Heap mode: 0 not initialized, 1 on, 2 off (GRUN_HEAP=0: forward to glibc). */
 GR_HIDDEN extern int gr_heap_mode;
 
+/* Where gr_heap_spanof(p) reads its answer (NULL: no arena there), for a
+ * caller that prefetches it before it looks. */
+static inline struct gr_span *const *gr_heap_spanslot(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	struct gr_arena **idx = gr_arena_index;
+	if (unlikely(!idx || (a >> GR_ADDRBITS)))
+		return NULL;
+	struct gr_arena *ar = idx[a >> GR_ARENASHIFT];
+	if (!ar)
+		return NULL;
+	return &ar->spans[(a >> GR_PAGESHIFT) & (GR_ARENAPAGES - 1)];
+}
+
 static inline struct gr_span *gr_heap_spanof(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
