@@ -28,12 +28,18 @@
  *     at every allocation once rounds are short (collect());
  *  2. termination, the second pause: every lock the cycle needs, then the
  *     world (core/stw.h); registers and live stacks of every thread, G TLS,
- *     kernel-held roots, written heap pages (no re-protect), and the
+ *     kernel-held roots, written heap pages (no re-protect: with 2+ Ps the
+ *     pause helper reads most of them meanwhile, ph_post), and the
  *     mappings of /proc/self/maps: protected ranges by their written
- *     pages, everything else whole; objects on cache free lists and in
- *     quarantine batches marked (not leaks); the sweep generation bumped;
- *     the world restarted, and the heap and root ranges unprotected (a
- *     write between cycles costs no fault);
+ *     pages, everything else whole (small ones in one batched read, rq_*);
+ *     free objects in allocation caches kept from the sweep: the caches
+ *     of Ms known to be between cache operations (note_quiet, or asleep:
+ *     gr_heap_cache_idle) taken whole, the others walked and their
+ *     objects marked; quarantine batches marked (not leaks); the sweep
+ *     generation bumped; the world restarted, the taken lists given back
+ *     to mcentral (before anything sweeps), and the heap and root ranges
+ *     unprotected (a write between cycles costs no fault).
+ *     GRUN_DEBUG=gctrace=2 prints this pause by phase;
  *  3. concurrent sweep: the quarantine's entries older than the
  *     termination are judged (marked: a possible dangling pointer, kept;
  *     unmarked: released), then every span is swept page by page
@@ -1308,7 +1314,9 @@ static bool objbits(struct gr_span *s, uintptr_t a, uint64_t **mb, uint64_t *bit
  * free and ignored. */
 #define QCAP ((size_t)1 << 27)
 #define QMAGIC 0x9e3779b97f4a7c15ull
-#define Q_REPORTED 1u	/* in p's low bit: objects are 8-byte aligned */
+#define Q_REPORTED 1u	/* in p's low bits: objects are 8-byte aligned */
+#define Q_LATE 2u	/* freed while a cycle marked: judged by the next one */
+static _Atomic bool marking;		/* a cycle is marking (until its restart) */
 struct qent {
 	uintptr_t p;
 	uint32_t size;		/* usable bytes, saturated */
@@ -1386,8 +1394,8 @@ static void qappend(const struct qent *e, uint32_t n, uint64_t bytes)
 	gr_unlock(&qlock);
 	for (uint32_t i = k; i < n; i++) {
 		atomic_fetch_add(&q_overflow, 1);
-		gr_allocsite_free((void *)e[i].p);
-		gr_heap_free_now((void *)e[i].p);
+		gr_allocsite_free((void *)(e[i].p & ~(uintptr_t)Q_LATE));
+		gr_heap_free_now((void *)(e[i].p & ~(uintptr_t)Q_LATE));
 	}
 	if (k && held >= atomic_load_explicit(&qlimit, memory_order_relaxed))
 		gr_gc_wake(GC_WHY_QUARANTINE);
@@ -1423,7 +1431,10 @@ static void quarantine(void *p, struct gr_span *s)
 		memset(w + 1, 0, 4096 - 8);
 		gr_sys(SYS_madvise, (long)(a + 4096), (long)(size - 4096), MADV_DONTNEED);
 	}
-	struct qent e = { a, size > UINT32_MAX ? UINT32_MAX : (uint32_t)size, freesite };
+	/* Freed while a cycle marks: the mark may have reached it before the
+	 * free, and then says nothing of what refers to it now. */
+	uintptr_t late = atomic_load_explicit(&marking, memory_order_relaxed) ? Q_LATE : 0;
+	struct qent e = { a | late, size > UINT32_MAX ? UINT32_MAX : (uint32_t)size, freesite };
 	struct qlocal *q = local_q();
 	if (!q) {
 		qappend(&e, 1, e.size);
@@ -1458,7 +1469,7 @@ static void qlocal_take(void)
 			continue;
 		if (atomic_load(&q->busy) || !qbuf || qlen + n > QCAP) {
 			for (uint32_t k = 0; k < n; k++)
-				mark_free((void *)q->e[k].p, NULL);
+				mark_free((void *)(q->e[k].p & ~(uintptr_t)Q_LATE), NULL);
 			continue;
 		}
 		uint64_t held;
@@ -1480,9 +1491,12 @@ static void quarantine_sweep(void)
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < qlen; i++) {
 		struct qent e = qbuf[i];
-		uintptr_t obj = e.p & ~(uintptr_t)Q_REPORTED;
-		if (i >= qterm) {
-			/* Freed since the termination: live then, judged next time. */
+		uintptr_t obj = e.p & ~(uintptr_t)(Q_REPORTED | Q_LATE);
+		if (i >= qterm || (e.p & Q_LATE)) {
+			/* Freed since the termination (live then), or while this
+			 * cycle marked (maybe marked before the free): judged next
+			 * time. */
+			e.p &= ~(uintptr_t)Q_LATE;
 			bytes += e.size;
 			qbuf[k++] = e;
 			continue;
@@ -1769,7 +1783,7 @@ static _Atomic uint32_t cycle_end;	/* bumped at each cycle's end (futex) */
  * pacer is behind; past wait_at, mark or wait for the cycle's end, a
  * millisecond at a time, at most 20 ms. Not the collector's own thread;
  * in a signal handler's malloc inside an assist only wait (in_assist). */
-static _Atomic bool marking;		/* a cycle is marking (until its restart) */
+
 
 static void assist(void)
 {

@@ -1036,6 +1036,13 @@ void *gr_heap_alloc_slow(size_t size)
 	} else {
 		p = cache_refill(c, cls);
 	}
+	/* The free list's link is not handed out: a program that writes
+	 * only part of its object would leave a pointer to another (free)
+	 * object there, which a conservative mark takes for a reference
+	 * (measured: a third of quarantine's freed objects held as "possible
+	 * dangling" on alloc_mixed). */
+	if (p)
+		*(void **)p = NULL;
 	if (locked)
 		gr_unlock(&shared_lock);
 	gr_gc_assist_check(atomic_load_explicit(&live_est, memory_order_relaxed));

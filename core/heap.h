@@ -187,6 +187,7 @@ static inline void *gr_heap_alloc(size_t size)
 			void *p = l->head;
 			if (likely(p) && likely(__atomic_load_n(&gr_gc_hard, __ATOMIC_RELAXED))) {
 				l->head = *(void **)p;
+				*(void **)p = NULL;	/* see gr_heap_alloc_slow */
 				l->n--;
 				l->nmalloc++;
 				return p;
