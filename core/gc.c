@@ -828,9 +828,11 @@ static void visit_thread(const struct gr_stw_thread *t, void *arg)
 		if (!t->g)
 			return;	/* a foreign thread's stack: scanned in place (root 5) */
 	}
-	if (t->stack_hi > t->stack_lo) {
+	if (t->stack_hi > t->stack_lo && t->g) {
 		st.root_bytes += t->stack_hi - t->stack_lo;
 		scan_direct(t->stack_lo, t->stack_hi);
+	} else if (t->stack_hi > t->stack_lo) {
+		scan_copy(t->stack_lo, t->stack_hi);	/* its end from maps_find: maybe stale */
 	}
 	/* A thread that is not a G was read from sp to the end of the mapping
 	 * holding sp (stw.c); below sp that mapping is dead stack, but only the
@@ -1024,6 +1026,12 @@ static const char *next_line(const char *p)
 }
 
 /* The mapping holding a (none: {0, 0}). */
+/* For stw.c (gr_stw_mapping_end_fn) during a cycle. */
+static uintptr_t stw_mapping_end(uintptr_t a)
+{
+	return maps_find(a).hi;
+}
+
 /* The mapping holding a, as the last read_maps saw it ({0, 0}: none). */
 static struct range maps_find(uintptr_t a)
 {
@@ -2614,6 +2622,7 @@ static int collect(const char *why, uintptr_t sp)
 		if (conc) {
 			gr_heap_gc_mark_tc_begin();
 			read_maps();
+			gr_stw_mapping_end_fn = stw_mapping_end;
 			t_first = first_pause();
 			assists_start();
 			/* Our own stack: the termination reads its live part; the
@@ -2684,6 +2693,7 @@ static int collect(const char *why, uintptr_t sp)
 	int64_t t_stop;		/* the pause starts with the heap locks */
 	for (;; tries++) {
 		if (tries >= LOCK_TRIES) {
+			gr_stw_mapping_end_fn = NULL;
 			gr_heap_gc_mark_tc_end();
 			marking_done();
 			gr_unlock(&gc_lock);
@@ -2721,6 +2731,7 @@ static int collect(const char *why, uintptr_t sp)
 		gr_heap_gc_foreach_free(mark_free, NULL, true);
 		qlocal_take();
 		read_maps();
+		gr_stw_mapping_end_fn = stw_mapping_end;
 	}
 	exclude_g0_stacks();	/* W->maps: this stop's smaps, or the concurrent phase's */
 	memset(quiet_m, 0, sizeof quiet_m);
@@ -2788,6 +2799,7 @@ static int collect(const char *why, uintptr_t sp)
 	int64_t t_end = gr_nanotime();	/* as the first pause's */
 	tp[TP_SWEEP] = t_end;
 	gr_stw_start();
+	gr_stw_mapping_end_fn = NULL;
 	marking_done();
 	note_pause(t_end - t_stop);
 	/* The caches' taken lists, before the sweep (lazy or not) can see
@@ -2981,6 +2993,7 @@ void gr_gc_fork_child(void)
 	atomic_store(&ph_tid, 0);
 	atomic_store(&ph_state, PH_IDLE);
 	gr_stw_exempt(0);
+	gr_stw_mapping_end_fn = NULL;
 	atomic_store(&want_why, 0);
 	atomic_store(&wake_word, 0);
 	last_end = 0;

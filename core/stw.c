@@ -220,8 +220,14 @@ void gr_stw_start(void)
 /* End of the mapping that contains addr (from /proc/self/maps, read with
  * raw system calls: the world is stopped, nothing may allocate), or addr
  * itself if none does. */
+uintptr_t (*gr_stw_mapping_end_fn)(uintptr_t addr);
+
 static uintptr_t mapping_end(uintptr_t addr)
 {
+	uintptr_t (*fn)(uintptr_t) = gr_stw_mapping_end_fn;
+	uintptr_t e = fn ? fn(addr) : 0;
+	if (e > addr)
+		return e;
 	int fd = (int)gr_open_runtime("/proc/self/maps", 0);
 	if (fd < 0)
 		return addr;

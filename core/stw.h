@@ -73,6 +73,11 @@ GR_HIDDEN void gr_stw_records(uintptr_t *lo, uintptr_t *hi);
  * collector's pause helper): never sent a stop. It must hold no program
  * pointer the stopper needs to see. tid 0 clears (fork child). */
 GR_HIDDEN void gr_stw_exempt(int tid);
+/* Where gr_stw_foreach finds the end of the mapping holding a thread's sp
+ * when the thread is not a G (0: unknown): a collector that has just read
+ * the mappings saves a read of /proc/self/maps in its pause. The range may
+ * then be stale: read it with process_vm_readv, not in place. */
+GR_HIDDEN extern uintptr_t (*gr_stw_mapping_end_fn)(uintptr_t addr);
 /* Call fn for every thread recorded by the last stop (world stopped). */
 GR_HIDDEN void gr_stw_foreach(void (*fn)(const struct gr_stw_thread *, void *), void *arg);
 
