@@ -212,6 +212,8 @@ static const char *const tp_names[NTP] = { "stop", "exclusions", "threads", "roo
 					   "sweep" };
 static int64_t tp[NTP];
 static struct gr_stw_times term_stw;	/* the termination's stop (stw.c) */
+static struct gr_stw_times first_stw;	/* the first pause's */
+static int64_t first_read_ns;		/* its reading of stacks and TLS */
 #define TP(k) (tp[k] = gr_cfg.gctrace > 1 ? gr_nanotime() : 0)
 
 /* Result of the last cycle, by size class (class 0: large objects). */
@@ -1942,6 +1944,8 @@ static const uint32_t *ph_arenas;	/* the job: written before PH_JOB */
 static uint32_t ph_na;
 static long ph_pages;			/* the result: written pages, -1 not done */
 static int64_t ph_ns;			/* and how long it took */
+static cpu_set_t ph_cpus;		/* where it may run (ph_place) */
+static int ph_off = -1;			/* the CPU it is kept off */
 
 static long dirty_arenas(const uint32_t *arenas, uint32_t na, bool reprotect, struct marker *m,
 			 _Atomic uint32_t *next);
@@ -1973,6 +1977,9 @@ static void *pause_helper(void *arg)
 	ph_tp = (uintptr_t)gr_arch_get_tp();
 	ph_sp_hint = (uintptr_t)__builtin_frame_address(0);
 	block_program_signals();
+	if (gr_sys(SYS_sched_getaffinity, 0, sizeof ph_cpus, (long)&ph_cpus) <= 0)
+		CPU_ZERO(&ph_cpus);	/* unknown: left where the kernel puts it */
+	ph_off = -1;
 	gr_stw_exempt(gr_gettid());
 	atomic_store(&ph_tid, gr_gettid());
 	for (;;) {
@@ -1991,10 +1998,29 @@ static void *pause_helper(void *arg)
 
 /* The worker's side: post the job once the world is stopped and the
  * exclusions are built (markers read heap_lo1); wait for it. */
+/* The CPUs the helper may use, and the one it is kept off: the worker's.
+ * Woken on the worker's own CPU (the kernel's wake-affine choice) it would
+ * preempt the worker instead of running beside it (measured: a phase of
+ * the worker's stalled for the helper's 0.8 ms, or the helper started
+ * only after the worker had read every arena itself). */
+static void ph_place(void)
+{
+	unsigned cpu;
+	int tid = atomic_load(&ph_tid);
+	if (gr_sys(SYS_getcpu, (long)&cpu, 0, 0) != 0 || (int)cpu == ph_off || cpu >= CPU_SETSIZE ||
+	    !CPU_ISSET(cpu, &ph_cpus) || CPU_COUNT(&ph_cpus) < 2)
+		return;
+	cpu_set_t m = ph_cpus;
+	CPU_CLR(cpu, &m);
+	if (gr_sys(SYS_sched_setaffinity, tid, sizeof m, (long)&m) == 0)
+		ph_off = (int)cpu;
+}
+
 static bool ph_post(const uint32_t *arenas, uint32_t na)
 {
 	if (!atomic_load(&ph_tid))
 		return false;
+	ph_place();
 	ph_arenas = arenas;
 	ph_na = na;
 	atomic_store(&ph_next, 0);
@@ -2175,6 +2201,11 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 		gr_fmt(p, (size_t)(tb + sizeof tb - p), "; the pause helper read written heap pages for %lld",
 		       (long long)(ph_ns / 1000));
 	gr_printf("gc %llu termination us:%s\n", (unsigned long long)cycle, tb);
+	if (t_first)
+		gr_printf("gc %llu first pause us: stop (list %lld, signal %lld, wait %lld: %d threads) threads %lld\n",
+			  (unsigned long long)cycle, (long long)(first_stw.list_ns / 1000),
+			  (long long)(first_stw.signal_ns / 1000), (long long)(first_stw.wait_ns / 1000),
+			  first_stw.asked, (long long)(first_read_ns / 1000));
 }
 
 /* --- dirty tracking: the concurrent mark ------------------------------------ */
@@ -2421,10 +2452,13 @@ static int64_t first_pause(void)
 		return 0;	/* another stop is in progress */
 	}
 	nodrain = true;
+	int64_t t1 = gr_nanotime();
+	first_stw = gr_stw_last;
 	gr_stw_foreach(visit_thread, NULL);
 	scan_g_tls();
 	wq_flush(&wk);
 	nodrain = false;
+	first_read_ns = gr_nanotime() - t1;
 	/* The pause ends with the restart (the stopper may be descheduled
 	 * as soon as the threads it wakes run). */
 	int64_t ns = gr_nanotime() - t0;
