@@ -349,6 +349,20 @@ static void markspan(struct marker *m, uintptr_t w, struct gr_span *s)
 	}
 }
 
+/* The candidate FIFOs' indices: the oldest entry out, the next slot in. */
+static inline unsigned ring_take(unsigned *head, unsigned *n, unsigned cap)
+{
+	unsigned i = *head;
+	*head = (i + 1) % cap;
+	(*n)--;
+	return i;
+}
+
+static inline unsigned ring_put(unsigned head, unsigned *n, unsigned cap)
+{
+	return (head + (*n)++) % cap;
+}
+
 static inline void markword_s(struct marker *m, uintptr_t w, struct gr_span *s)
 {
 	if (!s)
@@ -358,14 +372,12 @@ static inline void markword_s(struct marker *m, uintptr_t w, struct gr_span *s)
 	__builtin_prefetch(&s->base);
 	__builtin_prefetch((const char *)&s->base + 64);
 	if (m->wq_n == WQ) {
-		markspan(m, m->wq_w[m->wq_head], m->wq_s[m->wq_head]);
-		m->wq_head = (m->wq_head + 1) % WQ;
-		m->wq_n--;
+		unsigned i = ring_take(&m->wq_head, &m->wq_n, WQ);
+		markspan(m, m->wq_w[i], m->wq_s[i]);
 	}
-	unsigned t = (m->wq_head + m->wq_n) % WQ;
+	unsigned t = ring_put(m->wq_head, &m->wq_n, WQ);
 	m->wq_w[t] = w;
 	m->wq_s[t] = s;
-	m->wq_n++;
 }
 
 static inline void markword_m(struct marker *m, uintptr_t w)
@@ -377,27 +389,23 @@ static inline void markword_m(struct marker *m, uintptr_t w)
 		return;
 	__builtin_prefetch(p);
 	if (m->pq_n == PQ) {
-		markword_s(m, m->pq_w[m->pq_head], *m->pq_p[m->pq_head]);
-		m->pq_head = (m->pq_head + 1) % PQ;
-		m->pq_n--;
+		unsigned i = ring_take(&m->pq_head, &m->pq_n, PQ);
+		markword_s(m, m->pq_w[i], *m->pq_p[i]);
 	}
-	unsigned t = (m->pq_head + m->pq_n) % PQ;
+	unsigned t = ring_put(m->pq_head, &m->pq_n, PQ);
 	m->pq_w[t] = w;
 	m->pq_p[t] = p;
-	m->pq_n++;
 }
 
 static void wq_flush(struct marker *m)
 {
 	while (m->pq_n) {
-		markword_s(m, m->pq_w[m->pq_head], *m->pq_p[m->pq_head]);
-		m->pq_head = (m->pq_head + 1) % PQ;
-		m->pq_n--;
+		unsigned i = ring_take(&m->pq_head, &m->pq_n, PQ);
+		markword_s(m, m->pq_w[i], *m->pq_p[i]);
 	}
 	while (m->wq_n) {
-		markspan(m, m->wq_w[m->wq_head], m->wq_s[m->wq_head]);
-		m->wq_head = (m->wq_head + 1) % WQ;
-		m->wq_n--;
+		unsigned i = ring_take(&m->wq_head, &m->wq_n, WQ);
+		markspan(m, m->wq_w[i], m->wq_s[i]);
 	}
 }
 
@@ -896,21 +904,27 @@ static int sort_ranges(struct range *r, int n)
 
 static void protect_root(uintptr_t lo, uintptr_t hi);
 
+/* In r[0..n), sorted and disjoint: the first range ending after a (n if
+ * none), by binary search. */
+static int first_ending_after(const struct range *r, int n, uintptr_t a)
+{
+	int lo = 0, hi = n;
+	while (lo < hi) {
+		int m = (lo + hi) / 2;
+		if (r[m].hi <= a)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
 /* Scan [lo, hi) minus the excluded ranges (sorted); during a concurrent
  * mark, big pieces are write-protected just before they are read. Without
  * read, only protected. */
 static void each_unexcluded(uintptr_t lo, uintptr_t hi, bool read)
 {
-	/* Binary search the first range ending after lo. */
-	int a = 0, b = nexcl;
-	while (a < b) {
-		int m = (a + b) / 2;
-		if (W->excl[m].hi <= lo)
-			a = m + 1;
-		else
-			b = m;
-	}
-	for (int i = a; i < nexcl && lo < hi; i++) {
+	for (int i = first_ending_after(W->excl, nexcl, lo); i < nexcl && lo < hi; i++) {
 		if (W->excl[i].hi <= lo)
 			continue;
 		if (W->excl[i].lo >= hi)
@@ -1037,14 +1051,7 @@ static uintptr_t stw_mapping_end(uintptr_t a)
 /* The mapping holding a, as the last read_maps saw it ({0, 0}: none). */
 static struct range maps_find(uintptr_t a)
 {
-	int lo = 0, hi = nmr;
-	while (lo < hi) {
-		int m = (lo + hi) / 2;
-		if (W->mr[m].hi <= a)
-			lo = m + 1;
-		else
-			hi = m;
-	}
+	int lo = first_ending_after(W->mr, nmr, a);
 	if (lo < nmr && W->mr[lo].lo <= a)
 		return W->mr[lo];
 	return (struct range){ 0, 0 };

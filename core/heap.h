@@ -141,14 +141,8 @@ static inline struct gr_span *const *gr_heap_spanslot(const void *p)
 
 static inline struct gr_span *gr_heap_spanof(const void *p)
 {
-	uintptr_t a = (uintptr_t)p;
-	struct gr_arena **idx = gr_arena_index;
-	if (unlikely(!idx || (a >> GR_ADDRBITS)))
-		return NULL;
-	struct gr_arena *ar = idx[a >> GR_ARENASHIFT];
-	if (!ar)
-		return NULL;
-	return ar->spans[(a >> GR_PAGESHIFT) & (GR_ARENAPAGES - 1)];
+	struct gr_span *const *slot = gr_heap_spanslot(p);
+	return slot ? *slot : NULL;
 }
 
 /* The calling context's cache, or NULL (slow path decides). No atomics:
