@@ -25,7 +25,8 @@
  *     root pages), re-protecting as they go, until one finds few pages
  *     (at most MAXROUNDS); from the third, allocating threads assist
  *     (marking if the pool has work, else waiting) at every refill, then
- *     at every allocation once rounds are short (collect());
+ *     at every allocation once rounds are short (collect()), and the
+ *     pause helper (below) reads written heap pages with the worker;
  *  2. termination, the second pause: every lock the cycle needs, then the
  *     world (core/stw.h); registers and live stacks of every thread, G TLS,
  *     kernel-held roots, written heap pages (no re-protect: with 2+ Ps the
@@ -1949,6 +1950,7 @@ enum { PH_IDLE, PH_JOB, PH_DONE };
 static _Atomic uint32_t ph_state;	/* futex */
 static const uint32_t *ph_arenas;	/* the job: written before PH_JOB */
 static uint32_t ph_na;
+static bool ph_reprotect;		/* a concurrent round's, not the pause's */
 static long ph_pages;			/* the result: written pages, -1 not done */
 static int64_t ph_ns;			/* and how long it took */
 static cpu_set_t ph_cpus;		/* where it may run (ph_place) */
@@ -1968,7 +1970,7 @@ static void ph_job(void)
 	if (!c)
 		return;	/* no chunk to mark into: the worker does it */
 	struct marker m = { .stk = c->e, .cap = CHUNKW, .own = c };
-	ph_pages = dirty_arenas(ph_arenas, ph_na, false, &m, &ph_next);
+	ph_pages = dirty_arenas(ph_arenas, ph_na, ph_reprotect, &m, &ph_next);
 	drain_m(&m, UINT64_MAX);
 	gr_lock(&pool_lock);
 	chunk_free_locked(m.own);	/* drained: empty */
@@ -2023,13 +2025,14 @@ static void ph_place(void)
 		ph_off = (int)cpu;
 }
 
-static bool ph_post(const uint32_t *arenas, uint32_t na)
+static bool ph_post(const uint32_t *arenas, uint32_t na, bool reprotect)
 {
 	if (!atomic_load(&ph_tid))
 		return false;
 	ph_place();
 	ph_arenas = arenas;
 	ph_na = na;
+	ph_reprotect = reprotect;
 	atomic_store(&ph_next, 0);
 	atomic_store(&ph_state, PH_JOB);
 	gr_futex_wake(&ph_state, 1);
@@ -2706,7 +2709,18 @@ static int collect(const char *why, uintptr_t sp)
 					set_hard(prev < STRICT_PAGES || stalled ? 0 : 1);
 				/* Arenas mapped meanwhile too (protected at birth). */
 				na = gr_heap_gc_arenas(&arenas, &lost);
-				long d = dirty_round(arenas, na, true, true);
+				long d;
+				if (nrounds >= 2 && ph_post(arenas, na, true)) {
+					/* The program mostly waits now: the pause
+					 * helper's CPU reads written pages too. */
+					d = dirty_arenas(arenas, na, true, NULL, &ph_next);
+					d += dirty_round(NULL, 0, true, true);
+					long r = ph_wait();
+					d += r > 0 ? r : 0;
+					drain();
+				} else {
+					d = dirty_round(arenas, na, true, true);
+				}
 				rounds[nrounds++] = d;
 				if (d < ROUND_DONE)
 					break;
@@ -2779,7 +2793,7 @@ static int collect(const char *why, uintptr_t sp)
 	TP(TP_EXCL);
 	/* The heap's written pages: the pause helper's, while this thread
 	 * reads the roots. */
-	bool helped = conc && ph_post(arenas, na);
+	bool helped = conc && ph_post(arenas, na, false);
 	scan_self(sp);		/* may add the caller's stack mapping */
 	gr_stw_foreach(visit_thread, NULL);
 	scan_g_tls();
