@@ -1333,7 +1333,7 @@ static bool objbits(struct gr_span *s, uintptr_t a, uint64_t **mb, uint64_t *bit
 #define QCAP ((size_t)1 << 27)
 #define QMAGIC 0x9e3779b97f4a7c15ull
 #define Q_REPORTED 1u	/* in p's low bits: objects are 8-byte aligned */
-#define Q_LATE 2u	/* freed while a cycle marked: judged by the next one */
+#define Q_LATE 2u	/* freed while a cycle marked: if marked, judged by the next one */
 static _Atomic bool marking;		/* a cycle is marking (until its restart) */
 struct qent {
 	uintptr_t p;
@@ -1382,6 +1382,13 @@ static struct qlocal *local_q(void)
 	return &all[m->id];
 }
 
+/* What an entry holds, for the quarantine's limit: a large object gives
+ * its pages back when it enters (quarantine()) and keeps one. */
+static uint64_t qcost(uint64_t size)
+{
+	return size > GR_MAXSMALL ? 4096 : size;
+}
+
 /* Append n entries (bytes in all) to qbuf; what does not fit is freed. */
 /* qlock held: append the first of n entries that fit to qbuf and count
  * them (bytes: the size of all n). Returns how many fit; the count of
@@ -1392,7 +1399,7 @@ static uint32_t qappend_locked(const struct qent *e, uint32_t n, uint64_t bytes,
 		qbuf = reserve(QCAP * sizeof *qbuf);
 	uint32_t k = !qbuf ? 0 : qlen + n <= QCAP ? n : (uint32_t)(QCAP - qlen);
 	for (uint32_t i = k; i < n; i++)
-		bytes -= e[i].size;
+		bytes -= qcost(e[i].size);
 	if (!k) {
 		*held = atomic_load_explicit(&qbytes, memory_order_relaxed);
 		return 0;
@@ -1455,13 +1462,13 @@ static void quarantine(void *p, struct gr_span *s)
 	struct qent e = { a | late, size > UINT32_MAX ? UINT32_MAX : (uint32_t)size, freesite };
 	struct qlocal *q = local_q();
 	if (!q) {
-		qappend(&e, 1, e.size);
+		qappend(&e, 1, qcost(e.size));
 		return;
 	}
 	atomic_store(&q->busy, 1);
 	uint32_t n = atomic_load(&q->n);
 	q->e[n] = e;
-	q->bytes += e.size;
+	q->bytes += qcost(e.size);
 	atomic_store(&q->n, n + 1);
 	if (n + 1 == QLOCAL) {
 		qappend(q->e, QLOCAL, q->bytes);
@@ -1510,12 +1517,9 @@ static void quarantine_sweep(void)
 	for (size_t i = 0; i < qlen; i++) {
 		struct qent e = qbuf[i];
 		uintptr_t obj = e.p & ~(uintptr_t)(Q_REPORTED | Q_LATE);
-		if (i >= qterm || (e.p & Q_LATE)) {
-			/* Freed since the termination (live then), or while this
-			 * cycle marked (maybe marked before the free): judged next
-			 * time. */
-			e.p &= ~(uintptr_t)Q_LATE;
-			bytes += e.size;
+		if (i >= qterm) {
+			/* Freed since the termination: live then, judged next time. */
+			bytes += qcost(e.size);
 			qbuf[k++] = e;
 			continue;
 		}
@@ -1524,7 +1528,14 @@ static void quarantine_sweep(void)
 		size_t size;
 		if (!s || !objbits(s, obj, &mb, &bit, &size))
 			continue;	/* cannot happen: it stayed allocated */
-		if (*mb & bit) {
+		if ((*mb & bit) && (e.p & Q_LATE)) {
+			/* Freed while this cycle marked: the mark may have reached
+			 * it before the free. Judged by the next cycle. (Unmarked,
+			 * it is released below: nothing read before the free
+			 * pointed to it, and a copy made after would have been
+			 * written somewhere read again.) */
+			e.p &= ~(uintptr_t)Q_LATE;
+		} else if (*mb & bit) {
 			if (!(e.p & Q_REPORTED)) {
 				e.p |= Q_REPORTED;
 				atomic_fetch_add(&dangling_total, 1);
@@ -1547,7 +1558,7 @@ static void quarantine_sweep(void)
 				continue;
 			}
 		}
-		bytes += size;
+		bytes += qcost(size);
 		qbuf[k++] = e;
 	}
 	st.quarantine_bytes = bytes;
