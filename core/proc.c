@@ -192,12 +192,11 @@ void gr_m_block_signals(struct gr_m *m)
 	}
 }
 
-/* Sleep until woken with a P in m->nextp or until deadline (ns, INT64_MAX =
- * none). Returns with m->p set, or NULL p after a timeout with no P. */
 static void stopm_wait(struct gr_m *m, int64_t deadline);
 
-/* Park m until a waker hands it a P (or, with a deadline, it times out).
- * Asleep, its heap cache may be taken by a collector's pause. */
+/* Sleep until woken with a P in m->nextp or until deadline (ns, INT64_MAX =
+ * none). Returns with m->p set, or NULL p after a timeout with no P.
+ * Asleep, m's heap cache may be taken by a collector's pause. */
 static void stopm(struct gr_m *m, int64_t deadline)
 {
 	gr_heap_cache_idle(m->id);
