@@ -1042,7 +1042,6 @@ static const char *next_line(const char *p)
 	return *p ? p + 1 : p;
 }
 
-/* The mapping holding a (none: {0, 0}). */
 /* For stw.c (gr_stw_mapping_end_fn) during a cycle. */
 static uintptr_t stw_mapping_end(uintptr_t a)
 {
@@ -1243,11 +1242,6 @@ static void scan_initial_tls(void)
 	scan_copy(tp - gr_tls.static_size, tp + gr_tls.sizeof_pthread);
 }
 
-/* The Ms' g0 stacks hold dead frames only (the scheduler keeps no heap
- * pointer: a G's state is on its own stack; an M on g0 is not stopped but
- * blocks on the heap locks a cycle holds). Each lies below its M's TCB and
- * static TLS, in the mapping the TCB is in; the TLS above it stays a root
- * (glibc's dtv there may point into the heap). Needs W->maps. */
 /* A collector thread's stack (see visit_thread), not its TCB and TLS above
  * it: glibc's dtv there is a heap object. */
 static void exclude_own_stack(uintptr_t sp_hint, uintptr_t tp)
@@ -1260,6 +1254,11 @@ static void exclude_own_stack(uintptr_t sp_hint, uintptr_t tp)
 		exclude(r.lo, tls_lo & ~(uintptr_t)63);
 }
 
+/* The Ms' g0 stacks hold dead frames only (the scheduler keeps no heap
+ * pointer: a G's state is on its own stack; an M on g0 is not stopped but
+ * blocks on the heap locks a cycle holds). Each lies below its M's TCB and
+ * static TLS, in the mapping the TCB is in; the TLS above it stays a root
+ * (glibc's dtv there may point into the heap). Needs read_maps's index. */
 static void exclude_g0_stacks(void)
 {
 	exclude_own_stack(worker_sp_hint, worker_tp);
@@ -2016,8 +2015,6 @@ static void *pause_helper(void *arg)
 	return NULL;
 }
 
-/* The worker's side: post the job once the world is stopped and the
- * exclusions are built (markers read heap_lo1); wait for it. */
 /* The CPUs the helper may use, and the one it is kept off: the worker's.
  * Woken on the worker's own CPU (the kernel's wake-affine choice) it would
  * preempt the worker instead of running beside it (measured: a phase of
@@ -2036,6 +2033,8 @@ static void ph_place(void)
 		ph_off = (int)cpu;
 }
 
+/* The worker's side: post the job (in a pause, once the exclusions are
+ * built: markers read heap_lo1); dirty_round waits for it. */
 static bool ph_post(const uint32_t *arenas, uint32_t na, bool reprotect)
 {
 	if (!atomic_load(&ph_tid))
@@ -2312,9 +2311,8 @@ static void protect_root(uintptr_t lo, uintptr_t hi)
 	if (!conc_phase || hi <= lo || hi - lo < REG_MIN || nprot >= MAXPROT)
 		return;
 	if (gr_dirty_protect(lo, hi - lo) < 0 &&
-	    (gr_dirty_register(lo, hi - lo) < 0 || gr_dirty_protect(lo, hi - lo) < 0)) {
+	    (gr_dirty_register(lo, hi - lo) < 0 || gr_dirty_protect(lo, hi - lo) < 0))
 		return;
-	}
 	W->prot[nprot].lo = lo;
 	W->prot[nprot].hi = hi;
 	nprot++;
@@ -2363,12 +2361,9 @@ static void scan_root_run(uintptr_t lo, uintptr_t hi, void *arg)
 	scan_copy(lo, hi);
 }
 
-/* Rescan what was written since the last protect: heap objects already
- * marked, and with roots the pages of protected roots. reprotect: a round
- * before the termination (it shrinks what the termination must read); the
- * termination reads the protected roots in its walk of the mappings
- * (term_scan_maps), the ones still there. Returns the pages found
- * written. */
+/* Marked objects on the arenas' written pages, scanned again by m (NULL:
+ * the worker); with next, only the arenas the pause helper has not
+ * claimed (ph_job). Returns the pages found written. */
 static long dirty_arenas(const uint32_t *arenas, uint32_t na, bool reprotect, struct marker *m,
 			 _Atomic uint32_t *next)
 {
@@ -2387,9 +2382,16 @@ static long dirty_arenas(const uint32_t *arenas, uint32_t na, bool reprotect, st
 	return total;
 }
 
-static long dirty_round(const uint32_t *arenas, uint32_t na, bool reprotect, bool roots)
+/* Rescan what was written since the last protect: heap objects already
+ * marked, and with roots the pages of protected roots. reprotect: a round
+ * before the termination (it shrinks what the termination must read); the
+ * termination reads the protected roots in its walk of the mappings
+ * (term_scan_maps), the ones still there. helped: the pause helper has
+ * the same arenas (ph_post): share them, and wait for it. Returns the
+ * pages found written. */
+static long dirty_round(const uint32_t *arenas, uint32_t na, bool reprotect, bool roots, bool helped)
 {
-	long total = dirty_arenas(arenas, na, reprotect, NULL, NULL);
+	long total = dirty_arenas(arenas, na, reprotect, NULL, helped ? &ph_next : NULL);
 	for (int i = 0; roots && i < nprot; i++) {
 		long r = gr_dirty_scan(W->prot[i].lo, W->prot[i].hi - W->prot[i].lo, reprotect, scan_root_run, NULL);
 		if (r < 0) {
@@ -2399,6 +2401,11 @@ static long dirty_round(const uint32_t *arenas, uint32_t na, bool reprotect, boo
 		total += r;
 	}
 	drain();
+	if (helped) {
+		long r = ph_wait();
+		total += r > 0 ? r : 0;
+		drain();	/* what it gave the pool */
+	}
 	return total;
 }
 
@@ -2463,45 +2470,13 @@ static void term_scan_maps(void)
  * seen at the termination only, and all of it traced in that pause. Its
  * misses (a thread that did not stop) cost nothing: the termination reads
  * everything again. Returns the pause in ns (0: no stop). */
-/* The stopper shares the CPUs with the threads it has not stopped yet,
- * and CFS charges a collector's thread for its marking: preempted in a
- * pause it may wait milliseconds for its turn (measured: a first pause of
- * 6 ms, all of it in signalling). For the pause it runs SCHED_FIFO, when
- * allowed (CAP_SYS_NICE or RLIMIT_RTPRIO; denied once, never tried
- * again), and a thread already real-time or SCHED_IDLE is left as it is. */
-static _Atomic bool boost_denied;
-
-static int pause_boost(void)
-{
-	if (atomic_load_explicit(&boost_denied, memory_order_relaxed))
-		return -1;
-	long pol = gr_sys(SYS_sched_getscheduler, 0, 0, 0);
-	if (pol != SCHED_OTHER && pol != SCHED_BATCH)
-		return -1;
-	struct sched_param sp = { .sched_priority = 1 };
-	if (gr_sys(SYS_sched_setscheduler, 0, SCHED_FIFO | SCHED_RESET_ON_FORK, (long)&sp) != 0) {
-		atomic_store(&boost_denied, true);
-		return -1;
-	}
-	return (int)pol;
-}
-
-static void pause_unboost(int pol)
-{
-	struct sched_param sp = { .sched_priority = 0 };
-	if (pol >= 0)
-		gr_sys(SYS_sched_setscheduler, 0, pol, (long)&sp);
-}
-
 static int64_t first_pause(void)
 {
 	int unstopped, unsure = st.unsure, unsafe = st.unsafe, nex = nexcl;
 	int64_t t0 = gr_nanotime();
-	int boosted = pause_boost();
 	gr_lock(&gr_newm_lock);	/* no thread is being created (its dtv, TLS) */
 	if (gr_stw_stop(&unstopped) < 0) {
 		gr_unlock(&gr_newm_lock);
-		pause_unboost(boosted);
 		return 0;	/* another stop is in progress */
 	}
 	nodrain = true;
@@ -2516,7 +2491,6 @@ static int64_t first_pause(void)
 	 * as soon as the threads it wakes run). */
 	int64_t ns = gr_nanotime() - t0;
 	gr_stw_start();
-	pause_unboost(boosted);
 	gr_unlock(&gr_newm_lock);
 	st.unsure = unsure;
 	st.unsafe = unsafe;
@@ -2753,18 +2727,11 @@ static int collect(const char *why, uintptr_t sp)
 					set_hard(prev < STRICT_PAGES || stalled ? 0 : 1);
 				/* Arenas mapped meanwhile too (protected at birth). */
 				na = gr_heap_gc_arenas(&arenas, &lost);
-				long d;
-				if (nrounds >= 2 && ph_post(arenas, na, true)) {
-					/* The program mostly waits now: the pause
-					 * helper's CPU reads written pages too. */
-					d = dirty_arenas(arenas, na, true, NULL, &ph_next);
-					d += dirty_round(NULL, 0, true, true);
-					long r = ph_wait();
-					d += r > 0 ? r : 0;
-					drain();
-				} else {
-					d = dirty_round(arenas, na, true, true);
-				}
+				/* From the third, the program mostly waits:
+				 * the pause helper's CPU reads written pages
+				 * too. */
+				bool helped = nrounds >= 2 && ph_post(arenas, na, true);
+				long d = dirty_round(arenas, na, true, true, helped);
 				rounds[nrounds++] = d;
 				if (d < ROUND_DONE)
 					break;
@@ -2790,10 +2757,8 @@ static int collect(const char *why, uintptr_t sp)
 	 * the race for the world (another stop in progress) lets go, retries. */
 	int unstopped = 0, tries = 0;
 	int64_t t_stop;		/* the pause starts with the heap locks */
-	int boosted = pause_boost();
 	for (;; tries++) {
 		if (tries >= LOCK_TRIES) {
-			pause_unboost(boosted);
 			gr_stw_mapping_end_fn = NULL;
 			gr_heap_gc_mark_tc_end();
 			marking_done();
@@ -2857,15 +2822,7 @@ static int collect(const char *why, uintptr_t sp)
 		nprot = sort_ranges(W->prot, nprot);	/* term_scan_range walks them in order */
 		term_scan_maps();
 		TP(TP_ROOTS);
-		if (helped) {
-			/* What the helper has not started on yet: with it. */
-			dirty_pages = dirty_arenas(arenas, na, false, NULL, &ph_next);
-			drain();
-			long r = ph_wait();
-			dirty_pages += r > 0 ? r : 0;
-		} else {
-			dirty_pages = dirty_round(arenas, na, false, false);
-		}
+		dirty_pages = dirty_round(arenas, na, false, false, helped);	/* what the helper left */
 		TP(TP_HEAP);
 	}
 	drain();
@@ -2900,7 +2857,6 @@ static int collect(const char *why, uintptr_t sp)
 	int64_t t_end = gr_nanotime();	/* as the first pause's */
 	tp[TP_SWEEP] = t_end;
 	gr_stw_start();
-	pause_unboost(boosted);
 	gr_stw_mapping_end_fn = NULL;
 	marking_done();
 	note_pause(t_end - t_stop);

@@ -1751,16 +1751,21 @@ static void gc_walk_cache(struct gr_mcache *c, void (*fn)(void *obj, void *arg),
 	}
 }
 
+static struct gr_mcache *cache_of(int mid)
+{
+	return mid >= 0 && mid < GR_MAXMCACHE ? gr_mcaches[mid] : NULL;
+}
+
 void gr_heap_cache_idle(int mid)
 {
-	struct gr_mcache *c = mid >= 0 && mid < GR_MAXMCACHE ? gr_mcaches[mid] : NULL;
+	struct gr_mcache *c = cache_of(mid);
 	if (c)
 		atomic_store_explicit(&c->owner, GR_CACHE_IDLE, memory_order_release);
 }
 
 void gr_heap_cache_busy(int mid)
 {
-	struct gr_mcache *c = mid >= 0 && mid < GR_MAXMCACHE ? gr_mcaches[mid] : NULL;
+	struct gr_mcache *c = cache_of(mid);
 	if (!c)
 		return;
 	for (;;) {

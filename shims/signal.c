@@ -257,8 +257,7 @@ static bool deliverable_here(struct gr_g *g, void *uc)
 		return false;
 	if (g->insyscall)
 		return true;
-	uintptr_t pc = gr_arch_uc_pc(uc);
-	if (pc >= self_lo && pc < self_hi)
+	if (gr_sig_pc_in_libgrun(gr_arch_uc_pc(uc)))
 		return false;	/* runtime code: at its next checkpoint */
 	struct gr_p *p = m->p;
 	return !p || atomic_load(&p->status) != GR_PWORD(m, P_RUNNING);
