@@ -62,7 +62,8 @@ GR_HIDDEN extern struct gr_stw_times gr_stw_last;
 
 /* Stop the world; 0, or -EBUSY if another stop is in progress. Returns
  * the number of threads that could not be stopped in *unstopped (one more
- * when /proc/self/task could not be read: foreign threads unknown). */
+ * when /proc/self/task could not be read: foreign threads unknown). Until
+ * gr_stw_start the caller runs SCHED_FIFO when the process may (stw.c). */
 GR_HIDDEN int gr_stw_stop(int *unstopped);
 GR_HIDDEN void gr_stw_start(void);
 /* Where the records of stopped threads' registers live (libgrun's data):
