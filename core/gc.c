@@ -1815,7 +1815,8 @@ static _Atomic uint32_t cycle_end;	/* bumped at each cycle's end (futex) */
 
 static void assist(void)
 {
-	if (gr_curm == &worker_m || gr_in_vfork_child())
+	/* Not while creating a thread: the cycle's pauses need that lock. */
+	if (gr_curm == &worker_m || gr_in_vfork_child() || gr_newm_held)
 		return;
 	if (!atomic_load(&worker_on) && atomic_load(&want_why)) {
 		start_worker();
@@ -2084,7 +2085,7 @@ static void start_worker(void)
 	uint64_t all = ~0ull & ~(1ull << (GR_RTSIG - 1)), old;
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
 	pthread_t t;
-	gr_lock(&gr_newm_lock);
+	gr_newm_lock_take();
 	int r = gr_real.pthread_create(&t, &attr, worker, NULL);
 	int want = gr_cfg.gcworkers ? gr_cfg.gcworkers : gr_sched.nprocs / 4;
 	for (int i = 0; r == 0 && i < want - 1 && i < MAXHELPERS; i++) {
@@ -2094,7 +2095,7 @@ static void start_worker(void)
 	}
 	if (r == 0 && gr_sched.nprocs >= 2)
 		gr_real.pthread_create(&t, &attr, pause_helper, NULL);	/* none: the worker does it all */
-	gr_unlock(&gr_newm_lock);
+	gr_newm_lock_drop();
 	gr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
 	pthread_attr_destroy(&attr);
 	if (r != 0)
@@ -3086,8 +3087,13 @@ bool gr_gc_enabled(void)
 	return on;
 }
 
+/* The exit-time cycle, for whoever reads it: the leak report, gctrace,
+ * memstats, and quarantine's last dangling pointers. Nobody else would
+ * see it: a process that exits would pay milliseconds for nothing. */
 void gr_gc_atexit(void)
 {
+	if (mode != GR_GC_QUARANTINE && !gr_cfg.leakreport && !gr_cfg.gctrace && !gr_cfg.memstats)
+		return;
 	exiting = true;
 	if (gr_gc_collect("exit") == 0 && gr_cfg.leakreport)
 		gr_gc_leak_report(2);

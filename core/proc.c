@@ -277,6 +277,7 @@ int gr_m_newid(void)
  * be sysmon or an idle M, which a stop of the world does not stop. The
  * collector holds it across its pauses (gc.c). */
 struct gr_lock gr_newm_lock;
+__thread int gr_newm_held;
 
 static void newm(struct gr_p *p, bool spinning)
 {
@@ -294,17 +295,17 @@ static void newm(struct gr_p *p, bool spinning)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	sigset_t all, old;
 	sigfillset(&all);
-	gr_lock(&gr_newm_lock);
+	gr_newm_lock_take();
 	gr_real.pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = gr_real.pthread_create(&m->pthread, &attr, mstart, m);
 	gr_real.pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
-		gr_unlock(&gr_newm_lock);
+		gr_newm_lock_drop();
 		gr_throwf("newm: cannot create an OS thread", "pthread_create: error %d", r);
 	}
 	gr_identity_wait_registered(m);
-	gr_unlock(&gr_newm_lock);
+	gr_newm_lock_drop();
 }
 
 static void startm(struct gr_p *p, bool spinning)

@@ -318,8 +318,25 @@ GR_HIDDEN extern struct gr_lock gr_allg_lock;
 GR_HIDDEN extern struct gr_g *gr_allg;
 
 GR_HIDDEN void gr_handoffp(struct gr_p *p);
-/* Held while an OS thread is created (newm, the collector's worker). */
+/* Held while an OS thread is created (newm, the collector's worker), and
+ * by the collector across its pauses. A creator takes it with
+ * gr_newm_lock_take: pthread_create allocates (the new thread's TLS and
+ * dtv) with it held, and such an allocation must not wait for a cycle
+ * that needs the lock to go on (gc.c assist() looks at gr_newm_held). */
 GR_HIDDEN extern struct gr_lock gr_newm_lock;
+GR_HIDDEN extern __thread int gr_newm_held;
+
+static inline void gr_newm_lock_take(void)
+{
+	gr_lock(&gr_newm_lock);
+	gr_newm_held++;
+}
+
+static inline void gr_newm_lock_drop(void)
+{
+	gr_newm_held--;
+	gr_unlock(&gr_newm_lock);
+}
 /* An M id for a runtime thread that is not an M (the collector's worker:
  * its heap cache is gr_mcaches[id]). */
 GR_HIDDEN int gr_m_newid(void);
