@@ -192,6 +192,7 @@ static struct {
 	uint64_t root_bytes, unread_bytes;
 	uint64_t live_objects, live_bytes;	/* scanned from mark stacks: the worker's, then the assists' */
 	uint64_t assist_bytes;			/* of those, by assists */
+	uint64_t assist_wait_ns;		/* allocations waited for the cycle, in all */
 	int unsure;
 	int unsafe;		/* of those, misses that make freeing unsafe */
 	int unstopped;
@@ -261,6 +262,7 @@ static _Atomic uint32_t pool_n;		/* chunks on pool_full */
 static _Atomic uint32_t pool_busy;	/* assists holding work */
 static _Atomic bool assists_on;
 static _Atomic uint64_t assist_bytes, assist_objects;
+static _Atomic uint64_t assist_wait_ns;	/* assist(): time allocations spent in it */
 static _Atomic uint64_t wk_progress;	/* the worker's scanned bytes, published by drain_m */
 #define POOL_KEEP 4			/* chunks the worker keeps in the pool */
 
@@ -1464,17 +1466,23 @@ static void quarantine(void *p, struct gr_span *s)
 		qappend(&e, 1, qcost(e.size));
 		return;
 	}
-	atomic_store(&q->busy, 1);
-	uint32_t n = atomic_load(&q->n);
+	/* Only the collector reads the batch, with this thread stopped (the
+	 * stop handler's acknowledgement publishes these stores): program
+	 * order is enough, no fence on free()'s path. */
+	atomic_store_explicit(&q->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	uint32_t n = atomic_load_explicit(&q->n, memory_order_relaxed);
 	q->e[n] = e;
 	q->bytes += qcost(e.size);
-	atomic_store(&q->n, n + 1);
 	if (n + 1 == QLOCAL) {
 		qappend(q->e, QLOCAL, q->bytes);
 		q->bytes = 0;
-		atomic_store(&q->n, 0);
+		n = -1u;
 	}
-	atomic_store(&q->busy, 0);
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&q->n, n + 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&q->busy, 0, memory_order_relaxed);
 }
 
 /* The world is stopped, qlock held: the per-M batches go to qbuf, to be
@@ -1831,7 +1839,7 @@ static void assist(void)
 	/* Past wait_at: mark while there is gray work to take, wait while
 	 * there is none (the worker is reading roots or written pages). */
 	uint32_t seen = atomic_load(&cycle_end);
-	int64_t until = gr_nanotime() + 20 * 1000000;
+	int64_t t0 = gr_nanotime(), until = t0 + 20 * 1000000;
 	/* Its M's cache is between operations here: a termination may take
 	 * its lists (note_quiet). */
 	struct gr_m *m = gr_curg ? gr_curg->m : gr_curm;
@@ -1847,6 +1855,7 @@ static void assist(void)
 	}
 	if (id >= 0)
 		atomic_store_explicit(&m_gcwait[id], 0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&assist_wait_ns, (uint64_t)(gr_nanotime() - t0), memory_order_relaxed);
 }
 
 /* The world runs again after a termination: assists end (the sweep is
@@ -2189,9 +2198,11 @@ static void trace(uint64_t cycle, int64_t t0, int64_t t_first, int64_t t_conc, i
 		       (unsigned long long)st.quarantine_bytes, (unsigned long long)atomic_load(&dangling_total));
 	else
 		extra[0] = 0;
-	char ab[48] = "";
-	if (st.assist_bytes)
-		gr_fmt(ab, sizeof ab, "; assists marked %llu kB", (unsigned long long)(st.assist_bytes >> 10));
+	char ab[96] = "";
+	if (st.assist_bytes || st.assist_wait_ns)
+		gr_fmt(ab, sizeof ab, "; assists marked %llu kB, waited %llu.%03llu ms",
+		       (unsigned long long)(st.assist_bytes >> 10), (unsigned long long)(st.assist_wait_ns / 1000000),
+		       (unsigned long long)(st.assist_wait_ns / 1000 % 1000));
 	gr_printf("gc %llu @%lld.%03llds %d%%: %s+%s+%s ms clock, %s+%s/0/0+%s ms cpu, %llu->%llu->%llu MB, "
 		  "%llu MB goal, %d P (%s; %s; %ld pages written at termination%s%s; sweep %s ms; leak: %llu objects, "
 		  "%llu B;%s%s%s %llu MB roots, %llu kB unreadable%s)\n",
@@ -2657,6 +2668,7 @@ static int collect(const char *why, uintptr_t sp)
 	wk.bytes = wk.objects = 0;
 	atomic_store(&wk_progress, 0);
 	atomic_store(&assist_bytes, 0);
+	atomic_store(&assist_wait_ns, 0);
 	atomic_store(&assist_objects, 0);
 	selfpid = (int)gr_sys(SYS_getpid, 0, 0, 0);
 	nmods = 0;
@@ -2830,6 +2842,7 @@ static int collect(const char *why, uintptr_t sp)
 	rescan_marked();
 	TP(TP_DRAIN);
 	st.assist_bytes = atomic_load(&assist_bytes);
+	st.assist_wait_ns = atomic_load(&assist_wait_ns);
 	st.live_bytes = wk.bytes + st.assist_bytes;
 	st.live_objects = wk.objects + atomic_load(&assist_objects);
 	if (conc) {

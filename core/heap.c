@@ -1106,9 +1106,18 @@ static void *alloc_large(size_t size, size_t align, bool zero)
 	size_t npages = (size + GR_PAGESIZE - 1) >> GR_PAGESHIFT;
 	size_t alignpages = align > GR_PAGESIZE ? align >> GR_PAGESHIFT : 1;
 	limit_check(npages << GR_PAGESHIFT);
+	/* The object's address is on this stack from before the heap lock
+	 * is let go (a termination takes it before it stops the world) to
+	 * the return: the pacer may start a cycle and the assist wait out
+	 * all of it, and the mark must find the object in this thread's
+	 * roots (the span is metadata, which it does not read; allocated
+	 * before a cycle, the object is not black). Found missing: sort's
+	 * buffer freed under it in collect mode (gc_large). */
+	void *volatile root = NULL;
 	gr_lock(&mheap.lock);
 	struct gr_span *s = alloc_pages_locked(npages, alignpages, 1);
 	if (s) {
+		root = (void *)s->base;
 		s->state = SPAN_LARGE;
 		s->elemsize = 0;
 		s->nelems = 1;
@@ -1134,7 +1143,7 @@ static void *alloc_large(size_t size, size_t align, bool zero)
 			(npages << GR_PAGESHIFT);
 	gr_gc_pace(live);
 	gr_gc_assist_check(live);
-	return (void *)s->base;
+	return root;
 }
 
 void *gr_heap_alloc_aligned(size_t size, size_t align)
