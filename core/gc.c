@@ -26,7 +26,9 @@
  *     (at most MAXROUNDS); from the third, allocating threads assist
  *     (marking if the pool has work, else waiting) at every refill, then
  *     at every allocation once rounds are short (collect()), and the
- *     pause helper (below) reads written heap pages with the worker;
+ *     pause helper (below) reads written heap pages with the worker (in
+ *     earlier rounds too, from when allocating threads wait: the heap at
+ *     its goal);
  *  2. termination, the second pause: every lock the cycle needs, then the
  *     world (core/stw.h); registers and live stacks of every thread, G TLS,
  *     kernel-held roots, written heap pages (no re-protect: with 2+ Ps the

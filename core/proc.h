@@ -337,6 +337,7 @@ static inline void gr_newm_lock_drop(void)
 	gr_newm_held--;
 	gr_unlock(&gr_newm_lock);
 }
+
 /* An M id for a runtime thread that is not an M (the collector's worker:
  * its heap cache is gr_mcaches[id]). */
 GR_HIDDEN int gr_m_newid(void);
