@@ -1491,7 +1491,8 @@ static void quarantine(void *p, struct gr_span *s)
 /* The world is stopped, qlock held: the per-M batches go to qbuf, to be
  * judged by this mark. A batch whose owner was stopped in the middle of
  * it stays; its objects are marked (freed by the program, not leaked) and
- * judged by a later cycle. */
+ * judged by a later cycle. So does every batch when a thread did not stop
+ * (st.unsafe): its owner may be appending to it now. */
 static void qlocal_take(void)
 {
 	struct qlocal *all = atomic_load(&qloc);
@@ -1502,7 +1503,7 @@ static void qlocal_take(void)
 		uint32_t n = atomic_load(&q->n);
 		if (n > QLOCAL)
 			continue;
-		if (atomic_load(&q->busy) || !qbuf || qlen + n > QCAP) {
+		if (atomic_load(&q->busy) || st.unsafe || !qbuf || qlen + n > QCAP) {
 			for (uint32_t k = 0; k < n; k++)
 				mark_free((void *)(q->e[k].p & ~(uintptr_t)Q_LATE), NULL);
 			continue;
