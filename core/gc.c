@@ -773,11 +773,9 @@ static void exclude(uintptr_t lo, uintptr_t hi);
  * helpers (default: a quarter of the Ps, at least 1, as Go's dedicated
  * workers). A helper takes the pool's chunks while assists_on, as an
  * assist with no budget; its stack is scrubbed before it sleeps, and its
- * registers and stack hold no program pointer: skipped by visit_thread,
- * its stack left out of the roots (exclude_g0_stacks). */
+ * registers and stack hold no program pointer: skipped by visit_thread. */
 #define MAXHELPERS 63
 static _Atomic int helper_tids[MAXHELPERS];
-static uintptr_t helper_sp_hint[MAXHELPERS], helper_tp[MAXHELPERS];	/* as the worker's */
 static _Atomic int nhelpers;
 static _Atomic uint32_t helper_word;	/* futex: bumped as assists start */
 
@@ -1271,13 +1269,6 @@ static void exclude_g0_stacks(void)
 	exclude_own_stack(worker_sp_hint, worker_tp);
 	if (atomic_load(&ph_tid))
 		exclude_own_stack(ph_sp_hint, ph_tp);
-	/* The mark helpers' too: one stopped before it scrubbed its stack
-	 * (assists end just before the termination) left object addresses
-	 * of its marking there (gc_roots_w2 kept 1 of 256 dropped objects,
-	 * about one run in a few hundred). */
-	for (int i = 0; i < atomic_load(&nhelpers); i++)
-		if (atomic_load(&helper_tids[i]))
-			exclude_own_stack(helper_sp_hint[i], helper_tp[i]);
 	for (struct gr_m *m = gr_allm; m; m = m->allnext) {
 		if (!m->tcb || m->is_sysmon)
 			continue;
@@ -1957,8 +1948,6 @@ static void sleep_us(long us);
 static void *helper(void *arg)
 {
 	int i = (int)(intptr_t)arg;
-	helper_sp_hint[i] = (uintptr_t)__builtin_frame_address(0);
-	helper_tp[i] = (uintptr_t)gr_arch_get_tp();
 	atomic_store(&helper_tids[i], gr_gettid());
 	block_program_signals();
 	for (;;) {
