@@ -2049,8 +2049,7 @@ static void ph_place(void)
 		ph_off = (int)cpu;
 }
 
-/* The worker's side: post the job (in a pause, once the exclusions are
- * built: markers read heap_lo1); dirty_round waits for it. */
+/* The helper's job: these arenas, from the first, reprotected or not. */
 static void ph_set(const uint32_t *arenas, uint32_t na, bool reprotect)
 {
 	ph_arenas = arenas;
@@ -2071,6 +2070,8 @@ static bool ph_start(void)
 	return true;
 }
 
+/* The worker's side: post the job (in a pause, once the exclusions are
+ * built: markers read heap_lo1); dirty_round waits for it. */
 static bool ph_post(const uint32_t *arenas, uint32_t na, bool reprotect)
 {
 	ph_set(arenas, na, reprotect);

@@ -269,7 +269,6 @@ uintptr_t (*gr_stw_mapping_end_fn)(uintptr_t addr);
 /* End of the mapping that contains addr (gr_stw_mapping_end_fn's answer,
  * or from /proc/self/maps, read with raw system calls: the world is
  * stopped, nothing may allocate), or addr itself if none does. */
-
 static uintptr_t mapping_end(uintptr_t addr)
 {
 	uintptr_t (*fn)(uintptr_t) = gr_stw_mapping_end_fn;
